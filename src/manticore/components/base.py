@@ -1,0 +1,110 @@
+"""The component-model interface (paper, Appendix B.1).
+
+A component model is an embedding, a stack of blocks and a head. Manticore replaces the embedding and the
+head with its own, and calls the blocks in contiguous groups. A `ComponentAdapter` wraps one family's
+Hugging Face base model (e.g. `GPTNeoModel`) without its token embedding, and knows three things:
+
+- how to run a contiguous range of the family's blocks on hidden states (`run_blocks`), with whatever the
+  blocks need per forward pass (attention masks, rotary embeddings), built once by `prepare`;
+- that the family's positional embeddings are applied in its first group (`embed_positions`);
+- that its final norm runs in its last group (`final_norm`).
+
+Shapes: b = batch, t = sequence length, d = the component's d_model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from transformers import AutoModel, PretrainedConfig, PreTrainedModel
+
+
+class ComponentAdapter(nn.Module):
+    """One component model's blocks, callable in contiguous groups.
+
+    Subclasses set `model_types` and the attribute names of their base model, and override the hooks whose
+    default doesn't fit. The wrapped base model is kept whole (so Hugging Face initialises and loads it with
+    its own rules) except for its token embedding, which the hybrid replaces.
+    """
+
+    model_types: ClassVar[tuple[str, ...]] = ()
+    token_embedding: ClassVar[str] = ""  # attribute of the base model holding the token embedding (dropped)
+    layers: ClassVar[str] = ""  # attribute holding the nn.ModuleList of blocks
+    norm: ClassVar[str] = ""  # attribute holding the final norm
+
+    def __init__(self, config: PretrainedConfig):
+        super().__init__()
+        self.backbone: PreTrainedModel = AutoModel.from_config(config)
+        setattr(self.backbone, self.token_embedding, None)
+
+    # -- what the hybrid needs to know -------------------------------------------------------------------
+    @property
+    def config(self) -> PretrainedConfig:
+        return self.backbone.config
+
+    @property
+    def d_model(self) -> int:
+        return self.config.hidden_size
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return getattr(self.backbone, self.layers)
+
+    @property
+    def num_blocks(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def max_positions(self) -> int | None:
+        """The longest sequence the component supports, or None if it has no hard limit (rotary, SSMs)."""
+        return None
+
+    @classmethod
+    def depth_of(cls, config: PretrainedConfig) -> int:
+        """The number of blocks a component with this config has, without building it."""
+        return config.num_hidden_layers
+
+    @property
+    def name(self) -> str:
+        return f"{self.config.model_type} (d_model={self.d_model}, {self.num_blocks} blocks)"
+
+    # -- the forward path ----------------------------------------------------------------------------------
+    def prepare(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor
+    ) -> dict[str, Any]:
+        """Build what every block needs for one forward pass (masks, rotary tables), once per pass.
+
+        hidden: (b, t, *) only its batch size, length, dtype and device are used.
+        attention_mask: (b, t) with 1 for tokens and 0 for padding, or None.
+        position_ids: (1, t) or (b, t).
+        """
+        return {"attention_mask": attention_mask, "position_ids": position_ids}
+
+    def embed_positions(self, hidden: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:
+        """Applied at the start of the first group: the family's positional embedding, if it has one."""
+        return hidden
+
+    def call_block(self, index: int, hidden: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:
+        """Run block `index` on hidden (b, t, d) -> (b, t, d)."""
+        out = self.blocks[index](hidden, **context)
+        return out[0] if isinstance(out, tuple) else out
+
+    def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Applied at the end of the last group."""
+        return getattr(self.backbone, self.norm)(hidden)
+
+    def run_blocks(self, hidden: torch.Tensor, start: int, stop: int, context: dict[str, Any]) -> torch.Tensor:
+        """Run blocks [start, stop) on hidden (b, t, d) -> (b, t, d).
+
+        The positional embedding is applied when start == 0 and the final norm when stop == num_blocks, so
+        running [0, num_blocks) on the token embeddings reproduces the component's last hidden state.
+        """
+        if start == 0:
+            hidden = self.embed_positions(hidden, context)
+        for index in range(start, stop):
+            hidden = self.call_block(index, hidden, context)
+        if stop == self.num_blocks:
+            hidden = self.final_norm(hidden)
+        return hidden

@@ -1,0 +1,31 @@
+"""GPT-NeoX / Pythia (EleutherAI): rotary positions applied in every layer, a final LayerNorm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers.masking_utils import create_causal_mask
+
+from .base import ComponentAdapter
+
+
+class GPTNeoXAdapter(ComponentAdapter):
+    model_types = ("gpt_neox",)
+    token_embedding = "embed_in"
+    layers = "layers"
+    norm = "final_layer_norm"
+
+    def prepare(self, hidden, attention_mask, position_ids) -> dict[str, Any]:
+        mask = create_causal_mask(
+            config=self.config,
+            inputs_embeds=hidden,
+            attention_mask=attention_mask,
+            past_key_values=None,
+            position_ids=position_ids,
+        )
+        rotary = self.backbone.rotary_emb(hidden, position_ids=position_ids)
+        return {"attention_mask": mask, "position_ids": position_ids, "position_embeddings": rotary}
+
+    def embed_positions(self, hidden: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:
+        return self.backbone.emb_dropout(hidden)  # positions are rotary, applied inside every layer

@@ -1,0 +1,52 @@
+"""The Llama decoder family: Llama, Qwen2, Mistral and other models with the same layer interface.
+
+Rotary positions are applied inside every layer; the final norm is an RMSNorm. Layers may mix full and
+sliding-window attention (`config.layer_types`, or Mistral's `sliding_window`), so one mask is built per
+attention type and each layer gets its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
+
+from .base import ComponentAdapter
+
+
+class LlamaAdapter(ComponentAdapter):
+    model_types = ("llama", "qwen2", "mistral", "qwen3")
+    token_embedding = "embed_tokens"
+    layers = "layers"
+    norm = "norm"
+
+    def layer_types(self) -> list[str]:
+        types = getattr(self.config, "layer_types", None)
+        if types is not None:
+            return list(types)
+        sliding = getattr(self.config, "sliding_window", None) is not None
+        return ["sliding_attention" if sliding else "full_attention"] * self.num_blocks
+
+    def prepare(self, hidden, attention_mask, position_ids) -> dict[str, Any]:
+        kwargs = dict(
+            config=self.config,
+            inputs_embeds=hidden,
+            attention_mask=attention_mask,
+            past_key_values=None,
+            position_ids=position_ids,
+        )
+        build = {"full_attention": create_causal_mask, "sliding_attention": create_sliding_window_causal_mask}
+        masks = {kind: build[kind](**kwargs) for kind in set(self.layer_types())}
+        rotary = self.backbone.rotary_emb(hidden, position_ids)
+        return {"masks": masks, "position_ids": position_ids, "position_embeddings": rotary}
+
+    def call_block(self, index: int, hidden: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:
+        mask = context["masks"][self.layer_types()[index]]
+        out = self.blocks[index](
+            hidden,
+            attention_mask=mask,
+            position_ids=context["position_ids"],
+            position_embeddings=context["position_embeddings"],
+        )
+        return out[0] if isinstance(out, tuple) else out

@@ -1,0 +1,23 @@
+"""The hybrid model of Appendix B: projectors, mixture weights, Manticore blocks, and the model classes."""
+
+from .block import ManticoreBlock
+from .config import ManticoreConfig
+from .mixture import MixtureWeights
+from .model import (
+    ManticoreForCausalLM,
+    ManticoreForSequenceClassification,
+    ManticoreModel,
+    ManticorePreTrainedModel,
+)
+from .projector import Projector
+
+__all__ = [
+    "ManticoreBlock",
+    "ManticoreConfig",
+    "ManticoreForCausalLM",
+    "ManticoreForSequenceClassification",
+    "ManticoreModel",
+    "ManticorePreTrainedModel",
+    "MixtureWeights",
+    "Projector",
+]

@@ -1,0 +1,68 @@
+"""Mixture weights (paper, Appendix B.3): α^(l) = softmax(a^(l)) over the K components, one row per block.
+
+The parameters `a` have shape (L, K). Programmed or discretized weights may contain exact zeros: they are
+stored as a = log(w), i.e. -inf, so softmax gives exactly 0 and the branch can be skipped, and a one-hot
+row gives exactly 1 for its component.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MixtureWeights(nn.Module):
+    """The architecture parameters of a hybrid: logits `a` of shape (L, K)."""
+
+    def __init__(self, num_blocks: int, num_components: int):
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(num_blocks, num_components))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.logits.shape)
+
+    def forward(self) -> torch.Tensor:
+        """α: (L, K), each row on the probability simplex."""
+        return torch.softmax(self.logits, dim=-1)
+
+    @torch.no_grad()
+    def set(self, weights) -> None:
+        """Set α from weights of shape (K,) (every block) or (L, K); rows must be >= 0 and sum to 1."""
+        self.logits.copy_(torch.log(self.validate(weights)))
+
+    def validate(self, weights) -> torch.Tensor:
+        """Return weights as a float (L, K) tensor, or raise a ValueError saying what is wrong."""
+        num_blocks, num_components = self.shape
+        try:
+            w = torch.as_tensor(weights, dtype=torch.float64).detach().cpu()
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"Mixture weights must be numbers of shape ({num_components},) or "
+                             f"({num_blocks}, {num_components}); could not read {weights!r}: {err}") from None
+        if w.shape == (num_components,):
+            w = w.expand(num_blocks, num_components)
+        if w.shape != (num_blocks, num_components):
+            raise ValueError(
+                f"Mixture weights have shape {tuple(w.shape)}; accepted shapes are ({num_components},) for the "
+                f"same weights in every block, or ({num_blocks}, {num_components}) for L={num_blocks} blocks "
+                f"and K={num_components} components."
+            )
+        if not torch.isfinite(w).all():
+            raise ValueError(f"Mixture weights must be finite, got {w.tolist()}.")
+        if (w < 0).any():
+            raise ValueError(f"Mixture weights must be >= 0 (exact zeros are allowed), got {w.tolist()}.")
+        sums = w.sum(-1)
+        bad = (sums - 1).abs() > 1e-5
+        if bad.any():
+            rows = bad.nonzero().flatten().tolist()
+            raise ValueError(
+                f"Each block's mixture weights must sum to 1; block(s) {rows} sum to "
+                f"{[round(s, 6) for s in sums[bad].tolist()]}."
+            )
+        return (w / sums[:, None]).to(self.logits.dtype)
+
+    def freeze(self) -> None:
+        self.logits.requires_grad_(False)
+
+    def unfreeze(self) -> None:
+        self.logits.requires_grad_(True)

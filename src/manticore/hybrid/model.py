@@ -1,0 +1,268 @@
+"""The Manticore hybrid (paper, Appendix B.4) as Hugging Face `PreTrainedModel`s.
+
+    x_1 = Manticore-embed(input_ids)                       (b, t, D)
+    x_{l+1} = Manticore-Block^(l)(x_l), l = 1..L           (b, t, D)
+    logits = head(x_{L+1})                                 (b, t, V) or (b, num_labels)
+
+Shapes: b = batch, t = sequence length, D = d_max (the widest component), V = vocabulary size,
+K = number of components, L = number of Manticore blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.loss.loss_utils import ForCausalLMLoss, ForSequenceClassificationLoss
+from transformers.modeling_outputs import (
+    BaseModelOutput,
+    CausalLMOutput,
+    SequenceClassifierOutput,
+)
+
+from ..components.base import ComponentAdapter
+from ..components.registry import adapter_class
+from .block import ManticoreBlock
+from .config import ManticoreConfig
+from .mixture import MixtureWeights
+from .projector import Projector
+
+
+class ManticorePreTrainedModel(PreTrainedModel):
+    """Weight init, and the mixture-weight API shared by the base model and its heads."""
+
+    config_class = ManticoreConfig
+    config: ManticoreConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    _no_split_modules = ["ManticoreBlock"]
+    _supports_sdpa = True
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)  # embeddings and Linear heads: normal(0, initializer_range)
+        if isinstance(module, Projector) and module.init == "trunc_pad":
+            init.copy_(module.linear.weight, torch.eye(module.d_out, module.d_in))
+            if module.linear.bias is not None:
+                init.zeros_(module.linear.bias)
+        elif isinstance(module, MixtureWeights):
+            init.zeros_(module.logits)  # uniform α
+
+    # -- mixture weights (the architecture parameters) -------------------------------------------------
+    def mixture_weights(self) -> torch.Tensor:
+        """α: (L, K), each row softmax-normalised."""
+        return self.base_model.mixture()
+
+    def set_mixture_weights(self, weights) -> None:
+        """Program α: weights of shape (K,) (every block) or (L, K), rows >= 0 summing to 1; zeros allowed.
+
+        A component whose weight is exactly 0 in a block is not computed in that block.
+        """
+        self.base_model.mixture.set(weights)
+
+    def freeze_mixture_weights(self) -> None:
+        self.base_model.mixture.freeze()
+
+    def unfreeze_mixture_weights(self) -> None:
+        self.base_model.mixture.unfreeze()
+
+    def architecture_parameters(self) -> list[nn.Parameter]:
+        """The mixture-weight parameters (the NAS 'architecture parameters')."""
+        return [self.base_model.mixture.logits]
+
+    def model_parameters(self) -> list[nn.Parameter]:
+        """Every other trainable parameter; disjoint from `architecture_parameters()`."""
+        arch = {id(p) for p in self.architecture_parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in arch]
+
+    def projector_parameters(self) -> Iterator[nn.Parameter]:
+        """The projectors' parameters (pretrained while the components stay frozen)."""
+        for block in self.base_model.blocks:
+            yield from block.parameters()
+
+    def component_parameters(self) -> Iterator[nn.Parameter]:
+        """The component models' own parameters (their blocks, positional embeddings and final norms)."""
+        return self.base_model.components.parameters()
+
+    # -- construction from pretrained components -------------------------------------------------------
+    @classmethod
+    def from_components(
+        cls,
+        components: list,
+        num_blocks: int = 1,
+        vocab_size: int | None = None,
+        embeddings_from: int | None = None,
+        **config_kwargs: Any,
+    ):
+        """Build a hybrid from K component models and copy their blocks' weights in.
+
+        components: each a `PreTrainedModel`, a local checkpoint directory or hub id (loaded with
+            `from_pretrained`), or a `PretrainedConfig` (a randomly initialised, from-scratch component).
+        num_blocks: L, which must divide every component's depth.
+        vocab_size: the hybrid's vocabulary; default the first component's.
+        embeddings_from: k to initialise the embedding and LM head from component k (in the first d_k
+            dimensions, zeros elsewhere); None for a fresh normal init.
+        config_kwargs: any other `ManticoreConfig` field (e.g. `num_labels`, `projector_init`).
+        """
+        from .build import build_from_components
+
+        return build_from_components(cls, components, num_blocks, vocab_size, embeddings_from, **config_kwargs)
+
+
+class ManticoreModel(ManticorePreTrainedModel):
+    """Embedding and L Manticore blocks; returns the last hidden state (b, t, D)."""
+
+    def __init__(self, config: ManticoreConfig):
+        super().__init__(config)
+        if not config.components:
+            raise ValueError("ManticoreConfig.components is empty: a hybrid needs at least one component (K >= 1).")
+        configs = config.component_configs()
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.components = nn.ModuleList(adapter_class(c)(c) for c in configs)
+        groups = [config.block_groups(k) for k in range(len(configs))]
+        self.blocks = nn.ModuleList(
+            ManticoreBlock(
+                config.hidden_size,
+                [c.d_model for c in self.components],
+                [g[l] for g in groups],
+                config.projector_bias,
+                config.projector_init,
+            )
+            for l in range(config.num_blocks)
+        )
+        self.mixture = MixtureWeights(config.num_blocks, len(configs))
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutput:
+        """input_ids: (b, t); attention_mask: (b, t), 1 = token, 0 = padding -> last_hidden_state (b, t, D)."""
+        x = self.embed(input_ids, inputs_embeds)
+        alphas = self.mixture()
+        self.check_sequence_length(x.shape[1], alphas)
+        if position_ids is None:
+            position_ids = torch.arange(x.shape[1], device=x.device)[None]
+        active = (alphas > 0).any(0).tolist()
+        contexts = [c.prepare(x, attention_mask, position_ids) if on else None
+                    for c, on in zip(self.components, active)]
+        hidden_states = [x]
+        for block, alpha in zip(self.blocks, alphas):
+            x = block(x, alpha, self.components, contexts)
+            hidden_states.append(x)
+        return BaseModelOutput(last_hidden_state=x, hidden_states=tuple(hidden_states) if output_hidden_states else None)
+
+    def embed(self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None) -> torch.Tensor:
+        """(b, t) token ids -> (b, t, D), checking the ids are in the vocabulary."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of input_ids (b, t) or inputs_embeds (b, t, d_max).")
+        if inputs_embeds is not None:
+            return inputs_embeds
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must have shape (batch, length); got {tuple(input_ids.shape)}.")
+        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= self.config.vocab_size):
+            bad = input_ids[(input_ids < 0) | (input_ids >= self.config.vocab_size)].unique()[:5].tolist()
+            raise ValueError(
+                f"Token ids must be in [0, vocab_size={self.config.vocab_size}); got {bad}. "
+                "Check that the tokenizer matches the hybrid's vocabulary."
+            )
+        return self.embed_tokens(input_ids)
+
+    def check_sequence_length(self, length: int, alphas: torch.Tensor) -> None:
+        """Raise if a component with non-zero weight in any block can't take `length` positions."""
+        used = (alphas > 0).any(0).tolist()
+        for k, (component, on) in enumerate(zip(self.components, used)):
+            limit = component.max_positions
+            if on and limit is not None and length > limit:
+                raise ValueError(
+                    f"Input length {length} exceeds component {k} ({component.name}), which supports at most "
+                    f"{limit} positions. Shorten the input, or set component {k}'s mixture weights to 0 "
+                    "(model.set_mixture_weights) so it is not used."
+                )
+
+
+class ManticoreForCausalLM(ManticorePreTrainedModel):
+    """A Manticore hybrid with a causal language-modelling head: logits (b, t, V)."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+
+    def __init__(self, config: ManticoreConfig):
+        super().__init__(config)
+        self.model = ManticoreModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> CausalLMOutput:
+        """labels: (b, t) token ids, -100 to ignore; shifted inside, so labels = input_ids trains next-token."""
+        out = self.model(input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states)
+        logits = self.lm_head(out.last_hidden_state)
+        loss = None if labels is None else ForCausalLMLoss(logits, labels, self.config.vocab_size, **kwargs)
+        return CausalLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+
+
+class ManticoreForSequenceClassification(ManticorePreTrainedModel):
+    """A Manticore hybrid with a classification head on the last non-padding token: logits (b, num_labels)."""
+
+    def __init__(self, config: ManticoreConfig):
+        super().__init__(config)
+        self.model = ManticoreModel(config)
+        self.score = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        """labels: (b,) class ids (or floats for num_labels == 1, regression)."""
+        out = self.model(input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states)
+        hidden = out.last_hidden_state
+        last = self.last_token_index(input_ids, attention_mask, hidden.shape[:2])
+        logits = self.score(hidden[torch.arange(hidden.shape[0], device=hidden.device), last])
+        loss = None if labels is None else ForSequenceClassificationLoss(labels, logits, self.config)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+
+    def last_token_index(self, input_ids, attention_mask, shape) -> torch.Tensor:
+        """(b,) index of each sequence's last non-padding token (left or right padding)."""
+        b, t = shape
+        if attention_mask is not None:
+            keep = attention_mask.bool()
+        elif input_ids is not None and self.config.pad_token_id is not None:
+            keep = input_ids != self.config.pad_token_id
+        else:
+            return torch.full((b,), t - 1, dtype=torch.long)
+        positions = torch.arange(t, device=keep.device).expand(b, t)
+        return torch.where(keep, positions, -1).amax(-1).clamp(min=0)
