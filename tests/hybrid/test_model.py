@@ -185,3 +185,14 @@ def test_embeddings_from_needs_the_same_vocabulary():
 def test_bad_projector_init():
     with pytest.raises(ValueError, match="projector_init must be one of"):
         manticore.ManticoreConfig(components=[tiny_config("mamba")], projector_init="zeros")
+
+
+def test_generate_is_greedy_decoding_without_a_cache(ids):
+    model = small_hybrid().eval()
+    model.set_mixture_weights([0.5, 0.5])
+    out = model.generate(ids[:, :5], max_new_tokens=4, do_sample=False, pad_token_id=0)
+    x = ids[:, :5]
+    with torch.no_grad():
+        for _ in range(4):
+            x = torch.cat([x, model(x).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert torch.equal(out, x)

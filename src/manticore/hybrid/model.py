@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import torch
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.loss.loss_utils import ForCausalLMLoss, ForSequenceClassificationLoss
 from transformers.modeling_outputs import (
@@ -194,8 +194,12 @@ class ManticoreModel(ManticorePreTrainedModel):
                 )
 
 
-class ManticoreForCausalLM(ManticorePreTrainedModel):
-    """A Manticore hybrid with a causal language-modelling head: logits (b, t, V)."""
+class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
+    """A Manticore hybrid with a causal language-modelling head: logits (b, t, V).
+
+    `generate()` works without a KV cache: each step re-runs the whole prefix (the components' caches are
+    not threaded through the mixture yet), which is fine for evaluation-sized outputs.
+    """
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
 
@@ -204,12 +208,16 @@ class ManticoreForCausalLM(ManticorePreTrainedModel):
         self.model = ManticoreModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
+        self.generation_config.use_cache = False
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
 
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
+
+    def prepare_inputs_for_generation(self, input_ids, attention_mask=None, **kwargs) -> dict:
+        return {"input_ids": input_ids, "attention_mask": attention_mask}  # no cache: the full prefix
 
     def forward(
         self,
