@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 from transformers import AutoModel, PretrainedConfig, PreTrainedModel
+from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
 
 class ComponentAdapter(nn.Module):
@@ -81,6 +82,12 @@ class ComponentAdapter(nn.Module):
         position_ids: (1, t) or (b, t).
         """
         return {"attention_mask": attention_mask, "position_ids": position_ids}
+
+    def causal_mask(self, hidden, attention_mask, position_ids, sliding_window: bool = False):
+        """The family's own causal (or sliding-window) mask for its attention implementation, or None."""
+        build = create_sliding_window_causal_mask if sliding_window else create_causal_mask
+        return build(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask,
+                     past_key_values=None, position_ids=position_ids)
 
     def embed_positions(self, hidden: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:
         """Applied at the start of the first group: the family's positional embedding, if it has one."""

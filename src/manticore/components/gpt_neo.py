@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers.masking_utils import create_causal_mask
-
 from .base import ComponentAdapter
 
 
@@ -21,13 +19,7 @@ class GPTNeoAdapter(ComponentAdapter):
         return self.config.max_position_embeddings
 
     def prepare(self, hidden, attention_mask, position_ids) -> dict[str, Any]:
-        mask = create_causal_mask(
-            config=self.config,
-            inputs_embeds=hidden,
-            attention_mask=attention_mask,
-            past_key_values=None,
-            position_ids=position_ids,
-        )
+        mask = self.causal_mask(hidden, attention_mask, position_ids)
         return {"attention_mask": mask, "position_ids": position_ids}
 
     def embed_positions(self, hidden: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers.masking_utils import create_causal_mask
-
 from .base import ComponentAdapter
 
 
@@ -17,13 +15,7 @@ class GPTNeoXAdapter(ComponentAdapter):
     norm = "final_layer_norm"
 
     def prepare(self, hidden, attention_mask, position_ids) -> dict[str, Any]:
-        mask = create_causal_mask(
-            config=self.config,
-            inputs_embeds=hidden,
-            attention_mask=attention_mask,
-            past_key_values=None,
-            position_ids=position_ids,
-        )
+        mask = self.causal_mask(hidden, attention_mask, position_ids)
         rotary = self.backbone.rotary_emb(hidden, position_ids=position_ids)
         return {"attention_mask": mask, "position_ids": position_ids, "position_embeddings": rotary}
 

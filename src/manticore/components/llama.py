@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
-
 from .base import ComponentAdapter
 
 
@@ -29,15 +27,10 @@ class LlamaAdapter(ComponentAdapter):
         return ["sliding_attention" if sliding else "full_attention"] * self.num_blocks
 
     def prepare(self, hidden, attention_mask, position_ids) -> dict[str, Any]:
-        kwargs = dict(
-            config=self.config,
-            inputs_embeds=hidden,
-            attention_mask=attention_mask,
-            past_key_values=None,
-            position_ids=position_ids,
-        )
-        build = {"full_attention": create_causal_mask, "sliding_attention": create_sliding_window_causal_mask}
-        masks = {kind: build[kind](**kwargs) for kind in set(self.layer_types())}
+        masks = {
+            kind: self.causal_mask(hidden, attention_mask, position_ids, sliding_window=kind == "sliding_attention")
+            for kind in set(self.layer_types())
+        }
         rotary = self.backbone.rotary_emb(hidden, position_ids)
         return {"masks": masks, "position_ids": position_ids, "position_embeddings": rotary}
 
