@@ -1,9 +1,11 @@
 """Shared fixtures: tiny component models of every supported family, built offline."""
 
 import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["MANTICORE_CACHE"] = tempfile.mkdtemp(prefix="manticore-test-cache-")  # never the user's cache
 
 import pytest
 import torch

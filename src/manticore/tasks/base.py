@@ -1,0 +1,83 @@
+"""What every task provides: a `Task` with train/test datasets of 1-D LongTensor examples.
+
+An example is a dict with "input_ids" (t,) and "labels": (t,) next-token targets for `kind == "lm"`
+(aligned: labels[i] is the target of the prediction made at position i, IGNORE_INDEX where unscored), or a
+scalar class id for `kind == "classification"`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+IGNORE_INDEX = -100
+
+
+class SequenceDataset(Dataset):
+    """Examples stored as tensors: input_ids (N, t) or a list of (t_i,), labels (N, t) / (N,) / list."""
+
+    def __init__(self, input_ids: torch.Tensor | Sequence[torch.Tensor], labels: torch.Tensor | Sequence[torch.Tensor]):
+        if len(input_ids) != len(labels):
+            raise ValueError(f"input_ids has {len(input_ids)} examples but labels has {len(labels)}.")
+        self.input_ids, self.labels = input_ids, labels
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"input_ids": torch.as_tensor(self.input_ids[index], dtype=torch.long),
+                "labels": torch.as_tensor(self.labels[index], dtype=torch.long)}
+
+
+@dataclass
+class Task:
+    """A named task: its data and what a model needs to know to train on it.
+
+    kind: "lm" (per-position targets, IGNORE_INDEX where unscored) or "classification" (one label).
+    vocab_size: the number of token ids the inputs use (a model's vocabulary must be at least this).
+    max_length: the longest input sequence, used e.g. to program away components that can't take it.
+    """
+
+    name: str
+    kind: Literal["lm", "classification"]
+    vocab_size: int
+    train: Dataset
+    test: Dataset
+    num_labels: int | None = None
+    validation: Dataset | None = None
+    max_length: int | None = None
+    pad_token_id: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in ("lm", "classification"):
+            raise ValueError(f"Task.kind must be 'lm' or 'classification', got {self.kind!r}.")
+        if self.kind == "classification" and not self.num_labels:
+            raise ValueError(f"Classification task {self.name!r} needs num_labels.")
+
+    def collate(self, examples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """Pad a list of examples on the right: input_ids with pad_token_id, LM labels with IGNORE_INDEX."""
+        return collate(examples, self.pad_token_id)
+
+
+def collate(examples: list[dict[str, torch.Tensor]], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
+    """Right-pad to the longest example -> input_ids (b, t), attention_mask (b, t), labels (b, t) or (b,)."""
+    length = max(e["input_ids"].shape[0] for e in examples)
+    ids = torch.full((len(examples), length), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), length), dtype=torch.long)
+    for i, e in enumerate(examples):
+        ids[i, : len(e["input_ids"])] = e["input_ids"]
+        mask[i, : len(e["input_ids"])] = 1
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if examples and "labels" in examples[0]:
+        if examples[0]["labels"].dim() == 0:
+            batch["labels"] = torch.stack([e["labels"] for e in examples])
+        else:
+            labels = torch.full((len(examples), length), IGNORE_INDEX, dtype=torch.long)
+            for i, e in enumerate(examples):
+                labels[i, : len(e["labels"])] = e["labels"]
+            batch["labels"] = labels
+    return batch
