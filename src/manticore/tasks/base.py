@@ -19,17 +19,22 @@ IGNORE_INDEX = -100
 class SequenceDataset(Dataset):
     """Examples stored as tensors: input_ids (N, t) or a list of (t_i,), labels (N, t) / (N,) / list."""
 
-    def __init__(self, input_ids: torch.Tensor | Sequence[torch.Tensor], labels: torch.Tensor | Sequence[torch.Tensor]):
-        if len(input_ids) != len(labels):
-            raise ValueError(f"input_ids has {len(input_ids)} examples but labels has {len(labels)}.")
-        self.input_ids, self.labels = input_ids, labels
+    def __init__(self, input_ids: torch.Tensor | Sequence[torch.Tensor], labels: torch.Tensor | Sequence[torch.Tensor],
+                 **extra: torch.Tensor):
+        """extra: per-example scalar fields, e.g. slice=(N,) for the completions dataset's source model."""
+        for name, values in {"labels": labels, **extra}.items():
+            if len(values) != len(input_ids):
+                raise ValueError(f"input_ids has {len(input_ids)} examples but {name} has {len(values)}.")
+        self.input_ids, self.labels, self.extra = input_ids, labels, extra
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"input_ids": torch.as_tensor(self.input_ids[index], dtype=torch.long),
+        item = {"input_ids": torch.as_tensor(self.input_ids[index], dtype=torch.long),
                 "labels": torch.as_tensor(self.labels[index], dtype=torch.long)}
+        item.update({name: torch.as_tensor(values[index], dtype=torch.long) for name, values in self.extra.items()})
+        return item
 
 
 @dataclass
@@ -72,6 +77,9 @@ def collate(examples: list[dict[str, torch.Tensor]], pad_token_id: int = 0) -> d
         ids[i, : len(e["input_ids"])] = e["input_ids"]
         mask[i, : len(e["input_ids"])] = 1
     batch = {"input_ids": ids, "attention_mask": mask}
+    for key in examples[0] if examples else ():
+        if key not in ("input_ids", "labels") and examples[0][key].dim() == 0:
+            batch[key] = torch.stack([e[key] for e in examples])  # per-example scalars, e.g. a slice id
     if examples and "labels" in examples[0]:
         if examples[0]["labels"].dim() == 0:
             batch["labels"] = torch.stack([e["labels"] for e in examples])

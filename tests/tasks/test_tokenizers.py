@@ -1,0 +1,71 @@
+"""The byte tokenizer, the Hugging Face adapter (on a tiny tokenizer saved locally) and get_tokenizer."""
+
+import pytest
+import torch
+
+from manticore.tasks.tokenizers import ByteTokenizer, HFTokenizer, get_tokenizer, id_dtype
+
+LINES = ["the cat sat on the mat", "the dog ran to the cat", "a cat and a dog"]
+
+
+def save_word_tokenizer(folder, lines=LINES):
+    """A WordLevel tokenizer trained on `lines`, wrapped and saved with save_pretrained -> its folder."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.train_from_iterator(lines, trainers.WordLevelTrainer(special_tokens=["[PAD]", "[UNK]", "[EOS]"]))
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]")
+    wrapped.save_pretrained(folder)
+    return folder
+
+
+def test_byte_ids_are_bytes_and_specials_follow():
+    tok = ByteTokenizer()
+    assert (tok.pad_token_id, tok.bos_token_id, tok.eos_token_id, tok.vocab_size) == (256, 257, 258, 259)
+    assert tok.encode("Ab\n") == [65, 98, 10]
+    assert tok.encode("é") == [0xC3, 0xA9]  # UTF-8, two bytes
+    assert tok.decode(tok.encode("héllo, wörld")) == "héllo, wörld"
+
+
+def test_byte_decode_drops_specials_and_replaces_invalid_utf8():
+    tok = ByteTokenizer()
+    assert tok.decode([257, 104, 105, 258, 256]) == "hi"
+    assert tok.decode(torch.tensor([0xC3, 104])) == "\ufffdh"
+    assert tok(["a", "bc"]) == [[97], [98, 99]] and tok("a") == [97]
+
+
+def test_hf_adapter_on_a_local_word_level_tokenizer(tmp_path):
+    tok = get_tokenizer(str(save_word_tokenizer(tmp_path / "tok")))
+    assert isinstance(tok, HFTokenizer)
+    specials = ["[PAD]", "[UNK]", "[EOS]"]
+    vocab = {w for line in LINES for w in line.split()}
+    assert tok.vocab_size == len(vocab) + len(specials)
+    assert (tok.pad_token_id, tok.eos_token_id) == (0, 2)
+    ids = tok.encode("the cat zebra")
+    assert ids[-1] == 1 and len(ids) == 3  # zebra is unknown; no specials added
+    assert tok.decode(tok.encode("the dog sat")) == "the dog sat"
+    assert tok.encode_batch(["the cat", "dog"]) == [tok.encode("the cat"), tok.encode("dog")]
+    assert tok.decode([2] + tok.encode("a mat")) == "a mat"  # specials skipped
+
+
+def test_hf_fingerprint_changes_with_the_files(tmp_path):
+    folder = save_word_tokenizer(tmp_path / "tok")
+    before = get_tokenizer(str(folder)).fingerprint
+    assert get_tokenizer(str(folder)).fingerprint == before
+    save_word_tokenizer(folder, LINES + ["an owl flew"])
+    assert get_tokenizer(str(folder)).fingerprint != before
+
+
+def test_get_tokenizer_accepts_byte_and_instances_and_explains_failures(tmp_path):
+    tok = ByteTokenizer()
+    assert isinstance(get_tokenizer("byte"), ByteTokenizer) and get_tokenizer(tok) is tok
+    with pytest.raises(ValueError, match="'byte'.*save_pretrained"):
+        get_tokenizer(str(tmp_path / "no-such-tokenizer"))
+    with pytest.raises(TypeError, match="tokenizer must be"):
+        get_tokenizer(3)
+
+
+def test_id_dtype_holds_the_vocab_and_ignore_index():
+    assert id_dtype(259) == torch.int16 and id_dtype(50_257) == torch.int32
