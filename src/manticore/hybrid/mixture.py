@@ -17,13 +17,22 @@ class MixtureWeights(nn.Module):
     def __init__(self, num_blocks: int, num_components: int):
         super().__init__()
         self.logits = nn.Parameter(torch.zeros(num_blocks, num_components))
+        self.gumbel_temperature: float | None = None  # set during Gumbel-softmax search
+
 
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.logits.shape)
 
     def forward(self) -> torch.Tensor:
-        """α: (L, K), each row on the probability simplex."""
+        """α: (L, K), each row on the probability simplex.
+
+        In training mode with `gumbel_temperature` set, α is a Gumbel-softmax sample,
+        softmax((a + g) / τ) with g ~ Gumbel(0, 1); programmed zeros (a = -inf) stay exactly 0.
+        """
+        if self.training and self.gumbel_temperature is not None:
+            gumbel = -torch.log(-torch.log(torch.rand_like(self.logits).clamp(1e-10, 1 - 1e-7)))
+            return torch.softmax((self.logits + gumbel) / self.gumbel_temperature, dim=-1)
         return torch.softmax(self.logits, dim=-1)
 
     @torch.no_grad()

@@ -1,0 +1,317 @@
+"""The one training loop that every stage configures.
+
+    engine = Engine(model, task, TrainConfig(...), out_dir, search=SearchConfig(...) or None)
+    metrics = engine.train(resume=False)
+
+What trains is what has requires_grad: the stages freeze components, projectors or mixture weights
+before they build the engine. Model parameters take AdamW at `lr`; the mixture weights (the hybrid's
+`architecture_parameters()`) take `arch_lr`, in the same optimizer without a search, or in their own
+(DARTS / GAEA / Gumbel-softmax, simultaneous or alternating, optionally bilevel) with one.
+
+Processes: one, or several under torchrun (DDP; gloo on CPU, nccl on GPU):
+
+    python -m manticore.cli search --config run.yaml
+    torchrun --nproc_per_node 2 -m manticore.cli search --config run.yaml
+
+Checkpoints (every `checkpoint_every` steps and at the end) hold the model, both optimizers, the
+schedulers, the RNG states and the data position, written to a temporary file and renamed, so
+`resume=True` continues exactly where the run stopped. Metrics go to `metrics.jsonl` in `out_dir`.
+
+Losses are computed here from the logits with the task's aligned labels (labels[i] is the target of the
+prediction at position i; IGNORE_INDEX is unscored), the same way for a hybrid and for a plain
+Hugging Face model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
+
+from ..tasks.base import IGNORE_INDEX, Task
+from .config import SearchConfig, TrainConfig
+from .data import BatchStream, eval_batches
+from .search import arch_optimizer, set_gumbel
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+
+
+# -- processes ---------------------------------------------------------------------------------------------
+def distributed() -> tuple[int, int]:
+    """(rank, world size); initialises torch.distributed when launched by torchrun with WORLD_SIZE > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+# -- losses and metrics --------------------------------------------------------------------------------------
+def batch_loss(model: nn.Module, batch: dict[str, torch.Tensor], kind: str) -> tuple[torch.Tensor, dict[str, float]]:
+    """Mean loss over scored targets, and sums for metrics: loss_sum, correct, count."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    labels = batch["labels"]
+    if kind == "lm":
+        logits, labels = logits.flatten(0, 1), labels.flatten()
+    loss_sum = F.cross_entropy(logits.float(), labels, ignore_index=IGNORE_INDEX, reduction="sum")
+    scored = labels != IGNORE_INDEX
+    count = int(scored.sum())
+    correct = int((logits.argmax(-1) == labels)[scored].sum())
+    stats = {"loss_sum": loss_sum.item(), "correct": correct, "count": count}
+    return loss_sum / max(count, 1), stats
+
+
+def summarise(stats: dict[str, float], kind: str) -> dict[str, float]:
+    """loss, accuracy, and perplexity (language modelling) from summed stats."""
+    count = max(stats["count"], 1)
+    out = {"loss": stats["loss_sum"] / count, "accuracy": stats["correct"] / count}
+    if kind == "lm":
+        out["perplexity"] = math.exp(min(out["loss"], 50.0))
+    return out
+
+
+# -- the engine ----------------------------------------------------------------------------------------------
+class Engine:
+    """Trains `model` on `task` as configured; see the module docstring."""
+
+    def __init__(self, model: nn.Module, task: Task, config: TrainConfig, out_dir: str | Path,
+                 search: SearchConfig | None = None, arch_split: str | None = None,
+                 on_step: Callable[[int, dict[str, float]], None] | None = None):
+        self.task, self.config, self.search = task, config, search
+        self.out_dir = Path(out_dir)
+        self.on_step = on_step
+        self.rank, self.world = distributed()
+        self.device = torch.device("cuda", self.rank % torch.cuda.device_count()) if torch.cuda.is_available() \
+            else torch.device("cpu")
+        seed_everything(config.seed)
+        self.model = model.to(self.device)
+        arch = [p for p in getattr(model, "architecture_parameters", lambda: [])() if p.requires_grad]
+        arch_ids = {id(p) for p in arch}
+        params = [p for p in model.parameters() if p.requires_grad and id(p) not in arch_ids]
+        if not params and not arch:
+            raise ValueError("Nothing to train: every parameter is frozen.")
+        self.arch, self.params = arch, params
+        self.ddp = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if self.world > 1 else model
+        self.optimizers, self.schedulers = self._optimizers()
+        self.stream = BatchStream(task.train, config.batch_size, task.collate, config.seed, self.rank, self.world)
+        self.arch_stream = self._arch_stream(arch_split)
+        self.step = 0
+
+    def _optimizers(self):
+        cfg = self.config
+        groups = [{"params": self.params, "lr": cfg.lr, "weight_decay": cfg.weight_decay}] if self.params else []
+        if self.arch and self.search is None:
+            groups.append({"params": self.arch, "lr": cfg.arch_lr, "weight_decay": 0.0})
+        optimizers = {"model": torch.optim.AdamW(groups)} if groups else {}
+        if self.arch and self.search is not None:
+            optimizers["arch"] = arch_optimizer(self.arch, cfg.arch_lr, self.search)
+        make = get_linear_schedule_with_warmup if cfg.schedule == "linear" else get_constant_schedule_with_warmup
+        kwargs = {"num_training_steps": cfg.max_steps} if cfg.schedule == "linear" else {}
+        schedulers = {name: make(opt, num_warmup_steps=cfg.warmup_steps, **kwargs) for name, opt in optimizers.items()}
+        return optimizers, schedulers
+
+    def _arch_stream(self, split: str | None) -> BatchStream | None:
+        """Batches for architecture steps: a held-out split when bilevel, else the training stream."""
+        if not (self.search and self.search.bilevel and self.arch):
+            return None
+        dataset = getattr(self.task, split or "validation", None)
+        if dataset is None:
+            raise ValueError(f"Bilevel search needs a held-out split; task {self.task.name!r} has no "
+                             f"{split or 'validation'!r} split.")
+        return BatchStream(dataset, self.config.batch_size, self.task.collate, self.config.seed + 1, self.rank,
+                           self.world)
+
+    # -- one step ---------------------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.config.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _backward(self, stream: BatchStream) -> dict[str, float]:
+        """grad_accum micro-batches forward and backward; returns their summed stats."""
+        total = {"loss_sum": 0.0, "correct": 0, "count": 0}
+        for _ in range(self.config.grad_accum):
+            batch = {k: v.to(self.device) for k, v in next(stream).items()}
+            with self._autocast():
+                loss, stats = batch_loss(self.ddp, batch, self.task.kind)
+            (loss / self.config.grad_accum).backward()
+            total = {k: total[k] + stats[k] for k in total}
+        return total
+
+    def _update(self, names: list[str]) -> None:
+        if "model" in names and self.config.clip_grad is not None and self.params:
+            torch.nn.utils.clip_grad_norm_(self.params, self.config.clip_grad)
+        for name in names:
+            if name in self.optimizers:
+                self.optimizers[name].step()
+                self.schedulers[name].step()
+        for optimizer in self.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+
+    def train_step(self) -> dict[str, float]:
+        """One optimizer step (an architecture step first, when alternating)."""
+        self.model.train()
+        if self.search and self.search.updates == "alternating" and "arch" in self.optimizers:
+            self._backward(self.arch_stream or self.stream)
+            self._update(["arch"])
+            stats = self._backward(self.stream)
+            self._update(["model"])
+        else:
+            stats = self._backward(self.stream)
+            self._update(list(self.optimizers))
+        return summarise(stats, self.task.kind)
+
+    # -- evaluation -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, split: str = "test") -> dict[str, float]:
+        """loss / accuracy (/ perplexity) over a split, summed across processes."""
+        dataset = getattr(self.task, split)
+        if dataset is None:
+            raise ValueError(f"Task {self.task.name!r} has no {split!r} split.")
+        self.model.eval()
+        total = torch.zeros(3, dtype=torch.float64)
+        for batch in eval_batches(dataset, self.config.batch_size, self.task.collate, self.rank, self.world,
+                                  self.config.eval_batches):
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            with self._autocast():
+                _, stats = batch_loss(self.model, batch, self.task.kind)
+            total += torch.tensor([stats["loss_sum"], stats["correct"], stats["count"]], dtype=torch.float64)
+        if self.world > 1:
+            dist.all_reduce(total)
+        return summarise(dict(zip(("loss_sum", "correct", "count"), total.tolist())), self.task.kind)
+
+    # -- the loop ---------------------------------------------------------------------------------------------
+    def train(self, resume: bool = False) -> dict[str, float]:
+        """Run to max_steps (from the last checkpoint with resume=True); returns the final test metrics."""
+        cfg = self.config
+        if resume:
+            self.load_checkpoint()
+        elif self.rank == 0:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / METRICS).write_text("")
+        set_gumbel(self.model, self.search.gumbel_temperature if self.search and self.search.algorithm == "gumbel"
+                   else None)
+        bar = tqdm(total=cfg.max_steps, initial=self.step, desc=self.out_dir.name or "train",
+                   disable=self.rank != 0, dynamic_ncols=True, mininterval=0.5)
+        try:
+            while self.step < cfg.max_steps:
+                metrics = self.train_step()
+                self.step += 1
+                self._after_step(metrics, bar)
+        finally:
+            bar.close()
+            set_gumbel(self.model, None)
+        final = self.evaluate("test")
+        self.log({"step": self.step, "split": "test", **final})
+        self.save_checkpoint()
+        return final
+
+    def _after_step(self, metrics: dict[str, float], bar) -> None:
+        cfg = self.config
+        record = {"step": self.step, "split": "train", **metrics, "lr": self.schedulers_lr()}
+        alphas = self.alphas()
+        if alphas is not None:
+            record["alphas"] = alphas
+        if self.step % cfg.log_every == 0 or (self.search and alphas is not None) or self.step == cfg.max_steps:
+            self.log(record)
+        postfix = {"loss": f"{metrics['loss']:.3f}"}
+        if alphas is not None:
+            postfix["α"] = " ".join("/".join(f"{a:.2f}" for a in row) for row in alphas)
+        bar.set_postfix(postfix, refresh=False)
+        bar.update(1)
+        if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps:
+            self.log({"step": self.step, "split": "test", **self.evaluate("test")})
+        if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.max_steps:
+            self.save_checkpoint()
+        if self.on_step is not None:
+            self.on_step(self.step, metrics)
+
+    def alphas(self) -> list[list[float]] | None:
+        if not hasattr(self.model, "mixture_weights"):
+            return None
+        with torch.no_grad():
+            return [[round(a, 6) for a in row] for row in self.model.base_model.mixture.logits.softmax(-1).tolist()]
+
+    def schedulers_lr(self) -> float:
+        return self.optimizers["model"].param_groups[0]["lr"] if "model" in self.optimizers else 0.0
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.rank == 0:
+            with open(self.out_dir / METRICS, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    # -- checkpoints ------------------------------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        """Everything needed to continue exactly; written atomically (temporary file, then rename)."""
+        if self.rank == 0:
+            state = {
+                "step": self.step,
+                "model": self.model.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+                "stream": self.stream.state_dict(),
+                "arch_stream": self.arch_stream.state_dict() if self.arch_stream else None,
+                "rng": rng_state(),
+                "config": self.config.to_dict(),
+            }
+            with tempfile.NamedTemporaryFile(dir=self.out_dir, suffix=".tmp", delete=False) as tmp:
+                torch.save(state, tmp)
+            os.replace(tmp.name, self.out_dir / CHECKPOINT)
+        if self.world > 1:
+            dist.barrier()
+
+    def load_checkpoint(self) -> None:
+        path = self.out_dir / CHECKPOINT
+        if not path.exists():
+            raise FileNotFoundError(f"No checkpoint to resume from at {path}; run without --resume first.")
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+            self.schedulers[name].load_state_dict(state["schedulers"][name])
+        self.stream.load_state_dict(state["stream"])
+        if self.arch_stream and state["arch_stream"]:
+            self.arch_stream.load_state_dict(state["arch_stream"])
+        set_rng_state(state["rng"])
+        self.step = state["step"]
+        if self.rank == 0:
+            truncate_log(self.out_dir / METRICS, self.step, self.config.max_steps)
+
+
+def truncate_log(path: Path, step: int, max_steps: int) -> None:
+    """Drop log lines written after the checkpoint at `step`, so a resumed run's log reads as one run.
+
+    The final evaluation (at max_steps) is dropped too, since the resumed run writes it again.
+    """
+    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    kept = [r for r in records if r["step"] < step or (r["step"] == step and not (step == max_steps and r["split"] == "test"))]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
