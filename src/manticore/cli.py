@@ -43,14 +43,10 @@ def cmd_build(args) -> None:
 
 
 def cmd_inspect(args) -> None:
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
-
+    from .hybrid.build import load_hybrid
     from .hybrid.summary import describe
 
-    config = AutoConfig.from_pretrained(args.path)
-    heads = config.architectures or ["ManticoreForCausalLM"]
-    auto = AutoModelForSequenceClassification if "SequenceClassification" in heads[0] else AutoModelForCausalLM
-    print(describe(auto.from_pretrained(args.path)))
+    print(describe(load_hybrid(args.path)))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -110,3 +110,15 @@ def _check_embeddings_from(k: Any, models: list[PreTrainedModel], vocab_size: in
             f"embeddings_from={k}: component {k} has a vocabulary of {component_vocab} tokens but the hybrid has "
             f"vocab_size={vocab_size}; they must match to share the embedding."
         )
+
+
+def load_hybrid(path: str | os.PathLike) -> PreTrainedModel:
+    """A saved hybrid with the head it was saved with (causal LM or sequence classification)."""
+    from transformers import AutoModelForSequenceClassification
+
+    config = AutoConfig.from_pretrained(path)
+    if not isinstance(config, ManticoreConfig):
+        raise ValueError(f"{str(path)!r} holds a {config.model_type!r} model, not a Manticore hybrid.")
+    heads = config.architectures or ["ManticoreForCausalLM"]
+    auto = AutoModelForSequenceClassification if "SequenceClassification" in heads[0] else AutoModelForCausalLM
+    return auto.from_pretrained(path)

@@ -59,6 +59,11 @@ def distributed() -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
+def is_main() -> bool:
+    """Whether this is the process that writes files (rank 0, or the only one)."""
+    return (dist.get_rank() if dist.is_initialized() else int(os.environ.get("RANK", "0"))) == 0
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -97,6 +102,25 @@ def summarise(stats: dict[str, float], kind: str) -> dict[str, float]:
     if kind == "lm":
         out["perplexity"] = math.exp(min(out["loss"], 50.0))
     return out
+
+
+@torch.no_grad()
+def evaluate_model(model: nn.Module, task: Task, split: str = "test", batch_size: int = 16,
+                   max_batches: int | None = None) -> dict[str, float]:
+    """loss / accuracy (/ perplexity) of `model` over a task split, summed across processes."""
+    dataset = getattr(task, split, None)
+    if dataset is None:
+        raise ValueError(f"Task {task.name!r} has no {split!r} split.")
+    rank, world = distributed()
+    device = next(model.parameters()).device
+    model.eval()
+    total = torch.zeros(3, dtype=torch.float64)
+    for batch in eval_batches(dataset, batch_size, task.collate, rank, world, max_batches):
+        _, stats = batch_loss(model, {k: v.to(device) for k, v in batch.items()}, task.kind)
+        total += torch.tensor([stats["loss_sum"], stats["correct"], stats["count"]], dtype=torch.float64)
+    if world > 1:
+        dist.all_reduce(total)
+    return summarise(dict(zip(("loss_sum", "correct", "count"), total.tolist())), task.kind)
 
 
 # -- the engine ----------------------------------------------------------------------------------------------
@@ -191,23 +215,10 @@ class Engine:
         return summarise(stats, self.task.kind)
 
     # -- evaluation -------------------------------------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """loss / accuracy (/ perplexity) over a split, summed across processes."""
-        dataset = getattr(self.task, split)
-        if dataset is None:
-            raise ValueError(f"Task {self.task.name!r} has no {split!r} split.")
-        self.model.eval()
-        total = torch.zeros(3, dtype=torch.float64)
-        for batch in eval_batches(dataset, self.config.batch_size, self.task.collate, self.rank, self.world,
-                                  self.config.eval_batches):
-            batch = {k: v.to(self.device) for k, v in batch.items()}
-            with self._autocast():
-                _, stats = batch_loss(self.model, batch, self.task.kind)
-            total += torch.tensor([stats["loss_sum"], stats["correct"], stats["count"]], dtype=torch.float64)
-        if self.world > 1:
-            dist.all_reduce(total)
-        return summarise(dict(zip(("loss_sum", "correct", "count"), total.tolist())), self.task.kind)
+        with self._autocast():
+            return evaluate_model(self.model, self.task, split, self.config.batch_size, self.config.eval_batches)
 
     # -- the loop ---------------------------------------------------------------------------------------------
     def train(self, resume: bool = False) -> dict[str, float]:

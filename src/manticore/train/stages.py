@@ -1,0 +1,126 @@
+"""The Manticore workflow's stages (paper, Appendix B.5 and G). Each configures the engine; none has a loop.
+
+    pretrain             train a component model from scratch (our stand-ins for pretrained LMs)
+    pretrain_projectors  components frozen; projectors, mixture weights, embedding and head train on text
+    search               mixture weights and model train together (DARTS / GAEA / Gumbel-softmax)
+    retrain              freeze the searched α, rewind to the pre-search weights, fine-tune
+    discretize           α -> its argmax one-hot per block; unused branches are dropped
+    program_metadata     α = 0 for components that can't take the task's sequence length
+    program_proxy        search a small random copy of the hybrid on MAD tasks, average α
+    sweep                train/evaluate with fixed α over a grid (the architecture-loss landscape)
+
+Every stage writes into its `out_dir`: metrics.jsonl, checkpoint.pt, and `model/` (save_pretrained).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
+
+from ..hybrid.build import load_hybrid
+from ..hybrid.model import ManticorePreTrainedModel
+from ..tasks.base import Task
+from .config import SearchConfig, TrainConfig
+from .engine import Engine, evaluate_model, is_main
+
+
+def _finish(model: PreTrainedModel, engine: Engine, metrics: dict, out_dir: Path, **extra) -> dict[str, Any]:
+    if engine.rank == 0:
+        model.save_pretrained(out_dir / "model")
+        result = {"test": metrics, **extra}
+        if hasattr(model, "mixture_weights"):
+            result["alphas"] = model.mixture_weights().detach().tolist()
+        (out_dir / "result.json").write_text(json.dumps(result, indent=2))
+    return {"test": metrics, **extra}
+
+
+def check_vocab(model: PreTrainedModel, task: Task) -> None:
+    vocab = model.get_input_embeddings().num_embeddings
+    if vocab < task.vocab_size:
+        raise ValueError(f"The model's vocabulary ({vocab}) is smaller than task {task.name!r}'s ({task.vocab_size}); "
+                         f"build it with vocab_size >= {task.vocab_size}.")
+
+
+def pretrain(component: PretrainedConfig | PreTrainedModel, task: Task, train: TrainConfig, out_dir: str | Path,
+             resume: bool = False) -> tuple[PreTrainedModel, dict]:
+    """Train a component model (a config: from scratch) on a language task; saves it to out_dir/model."""
+    if isinstance(component, PretrainedConfig):
+        torch.manual_seed(train.seed)
+        component = AutoModelForCausalLM.from_config(component)
+    check_vocab(component, task)
+    engine = Engine(component, task, train, out_dir)
+    return component, _finish(component, engine, engine.train(resume), Path(out_dir))
+
+
+def pretrain_projectors(hybrid: ManticorePreTrainedModel, task: Task, train: TrainConfig, out_dir: str | Path,
+                        resume: bool = False) -> dict:
+    """Components frozen; projectors, mixture weights, new embedding and head train (paper, B.5)."""
+    check_vocab(hybrid, task)
+    for p in hybrid.parameters():
+        p.requires_grad_(True)
+    for p in hybrid.component_parameters():
+        p.requires_grad_(False)
+    engine = Engine(hybrid, task, train, out_dir)
+    result = _finish(hybrid, engine, engine.train(resume), Path(out_dir))
+    for p in hybrid.component_parameters():
+        p.requires_grad_(True)
+    return result
+
+
+def search(hybrid: ManticorePreTrainedModel, task: Task, train: TrainConfig, search: SearchConfig,
+           out_dir: str | Path, resume: bool = False) -> dict:
+    """Train α with the model; saves the pre-search weights to out_dir/initial for `retrain` to rewind to."""
+    check_vocab(hybrid, task)
+    out_dir = Path(out_dir)
+    if not resume and is_main():
+        hybrid.save_pretrained(out_dir / "initial")
+    hybrid.unfreeze_mixture_weights()
+    engine = Engine(hybrid, task, train, out_dir, search=search)
+    return _finish(hybrid, engine, engine.train(resume), out_dir)
+
+
+def retrain(initial: str | Path | ManticorePreTrainedModel, alphas, task: Task, train: TrainConfig,
+            out_dir: str | Path, resume: bool = False) -> tuple[ManticorePreTrainedModel, dict]:
+    """Rewind to `initial` (the pre-search hybrid, or its directory), set and freeze α, fine-tune."""
+    hybrid = initial if isinstance(initial, ManticorePreTrainedModel) else load_hybrid(initial)
+    check_vocab(hybrid, task)
+    hybrid.set_mixture_weights(alphas)
+    hybrid.freeze_mixture_weights()
+    engine = Engine(hybrid, task, train, out_dir)
+    return hybrid, _finish(hybrid, engine, engine.train(resume), Path(out_dir))
+
+
+def evaluate(model: PreTrainedModel, task: Task, batch_size: int = 16, split: str = "test",
+             max_batches: int | None = None) -> dict:
+    """Metrics of a model on a task split, without training."""
+    check_vocab(model, task)
+    return evaluate_model(model, task, split, batch_size, max_batches)
+
+
+# -- programming -------------------------------------------------------------------------------------------
+def program_metadata(hybrid: ManticorePreTrainedModel, sequence_length: int) -> list[list[float]]:
+    """α with weight 0 on components whose max positions are below the task's length, the rest renormalised."""
+    alphas = hybrid.mixture_weights().detach().clone()
+    limits = [c.max_positions for c in hybrid.base_model.components]
+    allowed = torch.tensor([limit is None or limit >= sequence_length for limit in limits], dtype=alphas.dtype)
+    if not allowed.any():
+        raise ValueError(f"No component can take sequences of length {sequence_length} (limits: {limits}).")
+    alphas = alphas * allowed
+    return (alphas / alphas.sum(-1, keepdim=True)).tolist()
+
+
+def sweep_grid(num_blocks: int, num_components: int, step: float = 0.1, per_block: bool = True) -> list[list[list[float]]]:
+    """Fixed α to evaluate: K=2 gives α_0 in {0, step, ..., 1}; with per_block, the product over blocks."""
+    if num_components != 2:
+        raise ValueError(f"sweep_grid supports K=2 components (a 1-D grid per block); got K={num_components}.")
+    values = [round(i * step, 6) for i in range(int(round(1 / step)) + 1)]
+    rows = [[v, round(1 - v, 6)] for v in values]
+    if not per_block:
+        return [[row] * num_blocks for row in rows]
+    return [list(combo) for combo in itertools.product(rows, repeat=num_blocks)]
