@@ -30,14 +30,15 @@ from .config import SearchConfig, TrainConfig
 from .engine import Engine, evaluate_model, is_main
 
 
-def _finish(model: PreTrainedModel, engine: Engine, metrics: dict, out_dir: Path, **extra) -> dict[str, Any]:
+def _finish(model: PreTrainedModel, engine: Engine, metrics: dict, out_dir: Path) -> dict[str, Any]:
+    """Save the trained model and result.json ({"test": metrics, "alphas": α for hybrids})."""
+    result = {"test": metrics}
+    if hasattr(model, "mixture_weights"):
+        result["alphas"] = model.mixture_weights().detach().tolist()
     if engine.rank == 0:
         model.save_pretrained(out_dir / "model")
-        result = {"test": metrics, **extra}
-        if hasattr(model, "mixture_weights"):
-            result["alphas"] = model.mixture_weights().detach().tolist()
         (out_dir / "result.json").write_text(json.dumps(result, indent=2))
-    return {"test": metrics, **extra}
+    return result
 
 
 def check_vocab(model: PreTrainedModel, task: Task) -> None:
@@ -124,3 +125,99 @@ def sweep_grid(num_blocks: int, num_components: int, step: float = 0.1, per_bloc
     if not per_block:
         return [[row] * num_blocks for row in rows]
     return [list(combo) for combo in itertools.product(rows, repeat=num_blocks)]
+
+
+def sweep(initial: str | Path, task: Task, grid: Sequence, train: TrainConfig, out_dir: str | Path,
+          fine_tune: bool = True) -> list[dict]:
+    """For every fixed α in `grid`: rewind to `initial`, set and freeze α, fine-tune (or only evaluate).
+
+    Writes out_dir/sweep.json after every point, so a partial sweep is still readable.
+    """
+    out_dir = Path(out_dir)
+    points = []
+    for i, alphas in enumerate(grid):
+        hybrid = load_hybrid(initial)
+        if fine_tune:
+            _, result = retrain(hybrid, alphas, task, train, out_dir / f"point-{i:03d}")
+            metrics = result["test"]
+        else:
+            hybrid.set_mixture_weights(alphas)
+            metrics = evaluate(hybrid, task, train.batch_size, max_batches=train.eval_batches)
+        points.append({"alphas": hybrid.mixture_weights().detach().tolist(), "test": metrics})
+        if is_main():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "sweep.json").write_text(json.dumps(
+                {"task": task.name, "num_blocks": len(points[0]["alphas"]), "fine_tune": fine_tune, "points": points},
+                indent=2))
+    return points
+
+
+# -- programming by proxy tasks ---------------------------------------------------------------------------
+WIDTH_FIELDS = ("hidden_size",)
+PROPORTIONAL_FIELDS = ("intermediate_size", "n_inner", "time_step_rank")
+
+
+def scaled_config(config: PretrainedConfig, d_model: int, depth: int, max_length: int, vocab_size: int) -> PretrainedConfig:
+    """A smaller, same-family copy of a component config: width d_model, `depth` blocks, random init.
+
+    Head counts shrink with the width (keeping them dividing it), proportional sizes (MLP width) scale,
+    and learned positions are extended to `max_length`.
+    """
+    values = config.to_dict()
+    values.pop("attention_layers", None)  # GPT-Neo derives it from attention_types
+    ratio = d_model / config.hidden_size
+    names = type(config).attribute_map  # generic name -> the family's own (e.g. num_hidden_layers -> n_layer)
+    for name, value in dict(hidden_size=d_model, num_hidden_layers=depth, vocab_size=vocab_size).items():
+        values[names.get(name, name)] = value
+    values.update(bos_token_id=None, eos_token_id=None, pad_token_id=None)
+    for name in PROPORTIONAL_FIELDS:
+        if isinstance(values.get(name), int):
+            values[name] = max(1, round(values[name] * ratio))
+    for name in ("num_attention_heads", "num_heads", "n_head"):
+        if isinstance(values.get(name), int) and name in values and "head_dim" not in values:
+            heads = max(1, min(values[name], d_model // 16))
+            while d_model % heads:
+                heads -= 1
+            values[name] = heads
+    if isinstance(values.get("num_key_value_heads"), int):
+        values["num_key_value_heads"] = 1
+    if "head_dim" in values and isinstance(values.get("num_heads"), int) and "expand" in values:  # Mamba2 heads
+        values["head_dim"] = min(values["head_dim"], values["expand"] * d_model)
+        values["num_heads"] = values["expand"] * d_model // values["head_dim"]
+    if "head_dim" in values and isinstance(values.get("num_attention_heads"), int):  # Llama-style explicit head_dim
+        values["head_dim"] = d_model // values["num_attention_heads"]
+    if "attention_types" in values:  # GPT-Neo: one attention type per layer
+        values["attention_types"] = [[["global", "local"], depth // 2]] if depth % 2 == 0 else [[["global"], depth]]
+    if "layer_types" in values:
+        values["layer_types"] = None
+    for name in ("max_position_embeddings", "n_positions"):
+        if isinstance(values.get(name), int):
+            values[name] = max(values[name], max_length)
+    values.pop("model_type")
+    return type(config)(**{k: v for k, v in values.items() if k not in ("transformers_version", "architectures")})
+
+
+def program_proxy(hybrid: ManticorePreTrainedModel, proxy_tasks: Sequence[Task], train: TrainConfig,
+                  search_config: SearchConfig, out_dir: str | Path, width: int = 32,
+                  blocks_per_group: int = 1) -> list[list[float]]:
+    """Search a small random-init copy of the hybrid on each proxy task; return the α averaged over tasks.
+
+    The copy keeps the families and L, with width `width` and `blocks_per_group` blocks per group.
+    """
+    from ..hybrid.model import ManticoreForCausalLM
+
+    L = hybrid.config.num_blocks
+    found = []
+    for task in proxy_tasks:
+        configs = [scaled_config(c, width, L * blocks_per_group, task.max_length or 0, task.vocab_size)
+                   for c in hybrid.config.component_configs()]
+        torch.manual_seed(train.seed)
+        proxy = ManticoreForCausalLM.from_components(configs, num_blocks=L)
+        result = search(proxy, task, train, search_config, Path(out_dir) / task.name.replace("/", "__"))
+        found.append(torch.tensor(result["alphas"]))
+    average = torch.stack(found).mean(0)
+    if is_main():
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "alphas.json").write_text(json.dumps(
+            {"average": average.tolist(), "per_task": {t.name: a.tolist() for t, a in zip(proxy_tasks, found)}}, indent=2))
+    return average.tolist()

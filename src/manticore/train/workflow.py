@@ -1,0 +1,227 @@
+"""Stages run from a `RunConfig`: where each stage reads its inputs and writes its outputs.
+
+    out_dir/pretrain/<component>/model     components pretrained from scratch (configs only)
+    out_dir/pretrain-projectors/model      the pretrained hybrid (causal LM)
+    out_dir/search/{initial,model}         the hybrid before and after search; result.json holds α
+    out_dir/retrain/model                  searched α frozen, rewound to search/initial, fine-tuned
+    out_dir/baselines/<model>/seed<s>      each component alone and the hybrid, same budget, several seeds
+    out_dir/program/{alphas.json,model}    programmed α (metadata or proxy), then fine-tuned
+    out_dir/sweep/sweep.json               the architecture-loss landscape
+    out_dir/discretize/model               the one-hot, pruned hybrid
+    out_dir/results.json, report.md        the comparison table and report
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification
+
+from .. import tasks
+from ..hybrid.build import load_hybrid
+from ..hybrid.model import ManticoreForCausalLM, ManticoreForSequenceClassification
+from ..tasks.base import Task
+from . import stages
+from .engine import is_main
+from .run_config import RunConfig
+
+PROJECTOR_TASK = {"name": "lm/shakespeare"}  # the default general-text corpus
+
+
+def get_task(settings: dict[str, Any]) -> Task:
+    settings = dict(settings)
+    return tasks.get(settings.pop("name"), **settings)
+
+
+def component_sources(cfg: RunConfig) -> list:
+    """Each component as a checkpoint path (given, or pretrained by this run) or a config (random init)."""
+    sources = []
+    for spec in cfg.components:
+        pretrained = cfg.stage_dir("pretrain") / spec.name / "model"
+        if spec.path is not None:
+            sources.append(spec.path)
+        elif pretrained.exists():
+            sources.append(str(pretrained))
+        else:
+            values = dict(spec.config)
+            sources.append(AutoConfig.for_model(values.pop("model_type"), **values))
+    if not sources:
+        raise ValueError("The run config lists no components.")
+    return sources
+
+
+def hybrid_class(cfg: RunConfig, task: Task):
+    head = cfg.head if cfg.head != "auto" else ("causal-lm" if task.kind == "lm" else "classification")
+    return ManticoreForCausalLM if head == "causal-lm" else ManticoreForSequenceClassification
+
+
+def build_hybrid(cfg: RunConfig, task: Task, embeddings_from: int | None = None):
+    torch.manual_seed(cfg.seed)
+    cls = hybrid_class(cfg, task)
+    extra = {"num_labels": task.num_labels, "pad_token_id": task.pad_token_id} if task.kind == "classification" else {}
+    return cls.from_components(component_sources(cfg), num_blocks=cfg.num_blocks, vocab_size=cfg.vocab_size,
+                               embeddings_from=cfg.embeddings_from if embeddings_from is None else embeddings_from,
+                               projector_init=cfg.projector_init, **extra)
+
+
+def initial_hybrid(cfg: RunConfig, task: Task):
+    """The hybrid a downstream stage starts from: the pretrained one if this run has it, else a new one."""
+    pretrained = cfg.stage_dir("pretrain-projectors") / "model"
+    if not pretrained.exists():
+        return build_hybrid(cfg, task)
+    if hybrid_class(cfg, task) is ManticoreForCausalLM:
+        return ManticoreForCausalLM.from_pretrained(pretrained)
+    torch.manual_seed(cfg.seed)  # a new classification head on the pretrained hybrid
+    return AutoModelForSequenceClassification.from_pretrained(pretrained, num_labels=task.num_labels,
+                                                              pad_token_id=task.pad_token_id)
+
+
+# -- the stages -----------------------------------------------------------------------------------------------
+def run_pretrain(cfg: RunConfig, resume: bool = False) -> dict:
+    task = get_task(cfg.stage("pretrain").get("task") or PROJECTOR_TASK)
+    results = {}
+    for spec in cfg.components:
+        if spec.config is None:
+            continue  # given as a checkpoint: already pretrained
+        values = dict(spec.config)
+        config = AutoConfig.for_model(values.pop("model_type"), **values)
+        _, results[spec.name] = stages.pretrain(config, task, cfg.train_config("pretrain"),
+                                                cfg.stage_dir("pretrain") / spec.name, resume)
+    return results
+
+
+def run_pretrain_projectors(cfg: RunConfig, resume: bool = False) -> dict:
+    task = get_task(cfg.stage("pretrain-projectors").get("task") or PROJECTOR_TASK)
+    hybrid = build_hybrid(cfg, task) if hybrid_class(cfg, task) is ManticoreForCausalLM else \
+        ManticoreForCausalLM.from_components(component_sources(cfg), num_blocks=cfg.num_blocks,
+                                             vocab_size=cfg.vocab_size, embeddings_from=cfg.embeddings_from)
+    return stages.pretrain_projectors(hybrid, task, cfg.train_config("pretrain-projectors"),
+                                      cfg.stage_dir("pretrain-projectors"), resume)
+
+
+def run_search(cfg: RunConfig, resume: bool = False) -> dict:
+    task = get_task(cfg.task_settings("search"))
+    return stages.search(initial_hybrid(cfg, task), task, cfg.train_config("search"), cfg.search_config("search"),
+                         cfg.stage_dir("search"), resume)
+
+
+def searched_alphas(cfg: RunConfig) -> list:
+    path = cfg.stage_dir("search") / "result.json"
+    if not path.exists():
+        raise ValueError(f"No searched mixture weights at {path}: run the search stage first.")
+    return json.loads(path.read_text())["alphas"]
+
+
+def run_retrain(cfg: RunConfig, resume: bool = False) -> dict:
+    task = get_task(cfg.task_settings("retrain"))
+    initial = cfg.stage_dir("search") / "initial"
+    _, result = stages.retrain(initial, searched_alphas(cfg), task, cfg.train_config("retrain"),
+                               cfg.stage_dir("retrain"), resume)
+    return result
+
+
+def run_baselines(cfg: RunConfig, resume: bool = False) -> dict:
+    """Each component alone (one-hot hybrid with its own embedding and head) and the searched hybrid,
+    fine-tuned with the retrain budget, for every seed; writes out_dir/results.json."""
+    task = get_task(cfg.task_settings("baselines"))
+    seeds = cfg.stage("baselines").get("seeds", [cfg.seed])
+    train = cfg.train_config("baselines" if "train" in cfg.stage("baselines") else "retrain")
+    entries = []
+    K = len(cfg.components)
+    for seed in seeds:
+        train_seed = type(train)(**{**train.to_dict(), "seed": seed})
+        for k, spec in enumerate(cfg.components):
+            model = build_hybrid(cfg, task, embeddings_from=k)
+            one_hot = [[1.0 if j == k else 0.0 for j in range(K)]] * cfg.num_blocks
+            _, result = stages.retrain(model, one_hot, task, train_seed,
+                                       cfg.stage_dir("baselines") / spec.name / f"seed{seed}")
+            entries.append({"model": spec.name, "seed": seed, "test": result["test"]})
+        _, result = stages.retrain(cfg.stage_dir("search") / "initial", searched_alphas(cfg), task, train_seed,
+                                   cfg.stage_dir("baselines") / "hybrid" / f"seed{seed}")
+        entries.append({"model": "hybrid", "seed": seed, "test": result["test"], "alphas": result["alphas"]})
+    results = {"task": task.name, "metric": "loss", "entries": entries}
+    if is_main():
+        (Path(cfg.out_dir) / "results.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def run_program(cfg: RunConfig, resume: bool = False) -> dict:
+    """Program α without searching on the task ('metadata' or 'proxy'), then fine-tune with it frozen."""
+    section = cfg.stage("program")
+    method = section.get("method", "metadata")
+    task = get_task(cfg.task_settings("program"))
+    initial = initial_hybrid(cfg, task)
+    out = cfg.stage_dir("program")
+    if method == "metadata":
+        if task.max_length is None:
+            raise ValueError(f"Task {task.name!r} does not report its sequence length (max_length), so metadata "
+                             "programming has nothing to go on; use method: proxy.")
+        alphas = stages.program_metadata(initial, task.max_length)
+    elif method == "proxy":
+        from ..tasks.mad import MAD_TASKS
+
+        names = section.get("proxy_tasks", list(MAD_TASKS))
+        proxy_tasks = [tasks.get(n, preset=section.get("proxy_preset", "baseline"), seed=cfg.seed,
+                                 num_train=section.get("proxy_num_train", 256), num_test=64) for n in names]
+        alphas = stages.program_proxy(initial, proxy_tasks, cfg.train_config("program"), cfg.search_config("program"),
+                                      out / "proxy", width=section.get("proxy_width", 32))
+    else:
+        raise ValueError(f"stages.program.method={method!r} is not valid; accepted: metadata, proxy.")
+    if is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "alphas.json").write_text(json.dumps({"method": method, "alphas": alphas}, indent=2))
+    _, result = stages.retrain(initial, alphas, task, cfg.train_config("program"), out / "finetune", resume)
+    return {"method": method, "alphas": alphas, **result}
+
+
+def run_sweep(cfg: RunConfig, resume: bool = False) -> dict:
+    section = cfg.stage("sweep")
+    task = get_task(cfg.task_settings("sweep"))
+    initial = cfg.stage_dir("sweep") / "initial"
+    if is_main() and not initial.exists():
+        initial_hybrid(cfg, task).save_pretrained(initial)
+    grid = stages.sweep_grid(cfg.num_blocks, len(cfg.components), section.get("grid_step", 0.25),
+                             section.get("per_block", True))
+    points = stages.sweep(initial, task, grid, cfg.train_config("sweep"), cfg.stage_dir("sweep"),
+                          section.get("fine_tune", True))
+    return {"points": points}
+
+
+def run_eval(cfg: RunConfig, resume: bool = False) -> dict:
+    section = cfg.stage("eval")
+    task = get_task(cfg.task_settings("eval"))
+    path = section.get("model") or cfg.stage_dir("retrain") / "model"
+    train = cfg.train_config("eval")
+    metrics = stages.evaluate(load_hybrid(path), task, train.batch_size, max_batches=train.eval_batches)
+    if is_main():
+        cfg.stage_dir("eval").mkdir(parents=True, exist_ok=True)
+        (cfg.stage_dir("eval") / "result.json").write_text(json.dumps({"model": str(path), "test": metrics}, indent=2))
+    return {"test": metrics}
+
+
+def run_report(cfg: RunConfig, resume: bool = False) -> dict:
+    from ..report import write_report
+
+    return {"report": str(write_report(cfg.out_dir))}
+
+
+STAGE_FUNCTIONS = {
+    "pretrain": run_pretrain,
+    "pretrain-projectors": run_pretrain_projectors,
+    "search": run_search,
+    "retrain": run_retrain,
+    "baselines": run_baselines,
+    "program": run_program,
+    "sweep": run_sweep,
+    "eval": run_eval,
+    "report": run_report,
+}
+
+
+def run_stage(cfg: RunConfig, name: str, resume: bool = False) -> dict:
+    if name not in STAGE_FUNCTIONS:
+        raise ValueError(f"Unknown stage {name!r}; accepted: {', '.join(STAGE_FUNCTIONS)}.")
+    return STAGE_FUNCTIONS[name](cfg, resume)
