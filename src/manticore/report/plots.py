@@ -1,0 +1,160 @@
+"""The report's figures, each written to one PNG: loss curves, α trajectories, the sweep landscape.
+
+Shapes (numpy arrays):
+    t  training steps with a record
+    L  Manticore blocks (numbered from 1 in labels, as in the paper)
+    K  components (numbered from 0: α_k is component k's weight)
+
+Figures are built with `matplotlib.figure.Figure` and rendered by the Agg canvas, never through pyplot,
+so nothing here touches the process's global backend or leaks open figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+DPI = 120
+
+
+@dataclass
+class Trajectory:
+    """A search's path through α: α_0 of every block at each logged step.
+
+    steps: (t,); alpha0: (t, L), the weight of component 0 in each block.
+    """
+
+    label: str
+    steps: np.ndarray
+    alpha0: np.ndarray
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def _markers(n: int) -> str | None:
+    return "o" if n <= 30 else None  # points on short curves, plain lines on long ones
+
+
+def plot_loss_curves(path: Path, title: str, train_steps: np.ndarray, train_loss: np.ndarray,
+                     test_steps: np.ndarray, test_loss: np.ndarray) -> Path:
+    """Train loss (t,) per logged step and test loss at each evaluation, against the step."""
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.add_subplot()
+    if len(train_steps):
+        ax.plot(train_steps, train_loss, marker=_markers(len(train_steps)), ms=3, lw=1.2, label="train")
+    if len(test_steps):
+        ax.plot(test_steps, test_loss, marker="o", ms=5, ls="--", lw=1.2, color="C3", label="test")
+    ax.set(title=title, xlabel="step", ylabel="loss (lower is better)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_alpha_trajectory(path: Path, title: str, steps: np.ndarray, alphas: np.ndarray,
+                          labels: Sequence[str]) -> Path:
+    """Mixture weights over training: one panel per block, one line per component (labels: (K,)).
+
+    steps: (t,); alphas: (t, L, K).
+    """
+    num_blocks, num_components = alphas.shape[1], alphas.shape[2]
+    fig = Figure(figsize=(6.4, 2.4 * num_blocks + 0.6))
+    axes = fig.subplots(num_blocks, 1, sharex=True, squeeze=False)[:, 0]
+    for l, ax in enumerate(axes):
+        for k in range(num_components):
+            ax.plot(steps, alphas[:, l, k], marker=_markers(len(steps)), ms=3, lw=1.4, label=labels[k])
+        ax.set(ylabel=f"block {l + 1}: α", ylim=(-0.03, 1.03))
+        ax.grid(alpha=0.3)
+    axes[0].set_title(title)
+    axes[0].legend(loc="best", fontsize="small")
+    axes[-1].set_xlabel("step")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _save(fig, path)
+
+
+def _draw_path(ax, x: np.ndarray, y: np.ndarray, label: str, color: str) -> None:
+    ax.plot(x, y, color=color, lw=1.6, marker=_markers(len(x)), ms=3, label=label)
+    ax.plot(x[:1], y[:1], "o", color=color, ms=8, mec="black", label="search start")
+    ax.plot(x[-1:], y[-1:], "*", color=color, ms=14, mec="black", label="search end")
+
+
+def plot_sweep_line(path: Path, title: str, alpha0: np.ndarray, loss: np.ndarray, xlabel: str,
+                    trajectories: Sequence[Trajectory] = ()) -> Path:
+    """Test loss against α_0 (a 1-D sweep); below it, on the same α_0 axis, each search's path by step.
+
+    alpha0, loss: (n,) sweep points. Each block of each trajectory is one line of α_0 (x) against step (y),
+    and a dotted line on the loss panel marks where it ended.
+    """
+    order = np.argsort(alpha0)
+    fig = Figure(figsize=(6.4, 6.4 if trajectories else 4.4))
+    if trajectories:
+        ax, steps_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    else:
+        ax, steps_ax = fig.add_subplot(), None
+    ax.plot(alpha0[order], loss[order], marker="o", color="C0", lw=1.6, label="sweep: test loss")
+    if np.isfinite(loss).any():
+        best = int(np.nanargmin(np.where(np.isfinite(loss), loss, np.nan)))
+        ax.plot(alpha0[best], loss[best], "*", color="gold", ms=16, mec="black", label="lowest loss", zorder=5)
+    ax.set(title=title, ylabel="test loss (lower is better)", xlim=(-0.03, 1.03))
+    ax.grid(alpha=0.3)
+    if steps_ax is not None:
+        colors = iter(f"C{i}" for i in range(1, 10))
+        for trajectory in trajectories:
+            for l in range(trajectory.alpha0.shape[1]):
+                block = f" block {l + 1}" if trajectory.alpha0.shape[1] > 1 else ""
+                color = next(colors, "black")
+                x, y = trajectory.alpha0[:, l], trajectory.steps
+                steps_ax.plot(x, y, color=color, lw=1.4, marker=_markers(len(x)), ms=3,
+                              label=f"{trajectory.label}{block}")
+                steps_ax.plot(x[-1:], y[-1:], "*", color=color, ms=13, mec="black")
+                ax.axvline(x[-1], color=color, ls=":", lw=1.5, label=f"{trajectory.label}{block}: end")
+        steps_ax.set(ylabel="search step", xlabel=xlabel)
+        steps_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        steps_ax.grid(alpha=0.3)
+        steps_ax.legend(loc="best", fontsize="small")
+    else:
+        ax.set_xlabel(xlabel)
+    ax.legend(loc="best", fontsize="small")
+    return _save(fig, path)
+
+
+def _edges(values: np.ndarray) -> np.ndarray:
+    """Cell edges around sorted grid values (n,) -> (n + 1,), halfway between neighbours."""
+    if len(values) == 1:
+        return np.array([values[0] - 0.05, values[0] + 0.05])
+    mid = (values[1:] + values[:-1]) / 2
+    return np.concatenate([[2 * values[0] - mid[0]], mid, [2 * values[-1] - mid[-1]]])
+
+
+def plot_sweep_heatmap(path: Path, title: str, x: np.ndarray, y: np.ndarray, loss: np.ndarray,
+                       labels: tuple[str, str], trajectories: Sequence[Trajectory] = ()) -> Path:
+    """Test loss over a 2-D grid, with search paths on top.
+
+    x, y: (n,) α_0 of block 1 and block 2 at each sweep point; loss: (n,). Missing grid cells stay blank.
+    Trajectories must have L = 2: their α_0 of block 1 (x) against block 2 (y).
+    """
+    xs, ys = np.unique(x), np.unique(y)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    grid[np.searchsorted(ys, y), np.searchsorted(xs, x)] = loss
+    fig = Figure(figsize=(6.4, 5.4))
+    ax = fig.add_subplot()
+    mesh = ax.pcolormesh(_edges(xs), _edges(ys), np.ma.masked_invalid(grid), cmap="viridis_r", shading="flat")
+    fig.colorbar(mesh, ax=ax, label="test loss (lower is better)")
+    if np.isfinite(loss).any():
+        best = int(np.nanargmin(np.where(np.isfinite(loss), loss, np.nan)))
+        ax.plot(x[best], y[best], "*", color="gold", ms=16, mec="black", label="lowest loss")
+    colors = iter(["red", "white", "magenta", "orange"])
+    for trajectory in trajectories:
+        _draw_path(ax, trajectory.alpha0[:, 0], trajectory.alpha0[:, 1], trajectory.label, next(colors, "red"))
+    ax.set(title=title, xlabel=labels[0], ylabel=labels[1], aspect="equal")
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, fontsize="small", frameon=False)
+    return _save(fig, path)

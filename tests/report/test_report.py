@@ -1,0 +1,241 @@
+"""`write_report` on synthetic run directories: tables, significance verdicts, plots, missing pieces, errors."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from manticore.report import write_report
+from manticore.report.stats import Summary, welch_test
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# Welch's test of these two samples, by hand: t = -2.5 / sqrt(1.6667/4 + 2.5/5) = -2.61116,
+# df = 0.91667^2 / (0.41667^2/3 + 0.5^2/4) = 6.98077, two-sided p = 0.0349388 (t-distribution tail,
+# checked by numerical integration of the density). Shifting and scaling both samples alike changes nothing.
+HYBRID_LOSS = [2.1, 2.2, 2.3, 2.4]
+GPT_NEO_LOSS = [2.3, 2.4, 2.5, 2.6, 2.7]
+KNOWN_T, KNOWN_DF, KNOWN_P = -2.61116, 6.98077, 0.0349388
+MAMBA_LOSS = [2.22, 2.31, 2.18, 2.40]  # close to the hybrid's: not significant
+HYBRID_ACC = [0.40, 0.41, 0.42, 0.43]
+MAMBA_ACC = [0.60, 0.61, 0.62, 0.63]  # clearly better than the hybrid's
+
+
+# -- building fake runs ------------------------------------------------------------------------------------------
+def write_stage(stage_dir, steps=10, alphas=None, result=True, lm=True, eval_every=5):
+    """A stage's metrics.jsonl (and result.json); alphas: (steps, L, K) array or a fixed [[...]] or None."""
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for step in range(1, steps + 1):
+        loss = 3.0 * math.exp(-step / steps) + 1.0
+        record = {"step": step, "split": "train", "loss": loss, "accuracy": 0.1 + 0.02 * step, "lr": 1e-3}
+        if lm:
+            record["perplexity"] = math.exp(loss)
+        if alphas is not None:
+            record["alphas"] = np.asarray(alphas)[step - 1].tolist() if np.ndim(alphas) == 3 else alphas
+        lines.append(record)
+        if step % eval_every == 0:
+            lines.append({"step": step, "split": "test", "loss": loss + 0.1, "accuracy": 0.1 + 0.02 * step})
+    (stage_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    if result:
+        out = {"test": {"loss": lines[-1]["loss"], "accuracy": lines[-1]["accuracy"]}}
+        if alphas is not None:
+            out["alphas"] = lines[-2]["alphas"]
+        (stage_dir / "result.json").write_text(json.dumps(out))
+
+
+def search_path(steps, num_blocks):
+    """α (steps, L, 2) moving from uniform towards (0.7, 0.3) in block 1 and (0.3, 0.7) in block 2."""
+    targets = [0.7, 0.3][:num_blocks]
+    frac = np.linspace(0, 1, steps)[:, None]
+    a0 = 0.5 + frac * (np.array(targets) - 0.5)
+    return np.stack([a0, 1 - a0], axis=-1)
+
+
+def write_sweep(sweep_dir, num_blocks, shared=False, step=0.1):
+    """sweep.json over α_0 in {0, 0.1, ..., 1}: per-block product grid, or one α shared by all blocks."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    values = np.round(np.arange(0, 1 + 1e-9, step), 6)
+    best = [0.7, 0.3]
+    if shared or num_blocks == 1:
+        grid = [[v] * num_blocks for v in values]
+    else:
+        grid = [[a, b] for a in values for b in values]
+    points = [{"alphas": [[a, round(1 - a, 6)] for a in a0],
+               "test": {"loss": 2.0 + sum((a - t) ** 2 for a, t in zip(a0, best)), "accuracy": 0.5}}
+              for a0 in grid]
+    (sweep_dir / "sweep.json").write_text(json.dumps({"points": points, "num_blocks": num_blocks}))
+
+
+def write_results(run_dir, with_hybrid=True):
+    entries = []
+    models = {"gpt_neo": (GPT_NEO_LOSS, [0.3] * 5), "mamba": (MAMBA_LOSS, MAMBA_ACC), "gpt2": ([2.9], [0.2])}
+    if with_hybrid:
+        models = {"hybrid": (HYBRID_LOSS, HYBRID_ACC), **models}
+    for model, (losses, accs) in models.items():
+        for seed, (loss, acc) in enumerate(zip(losses, accs)):
+            entries.append({"model": model, "seed": seed,
+                            "test": {"loss": loss, "accuracy": acc, "perplexity": math.exp(loss)}})
+    (run_dir / "results.json").write_text(json.dumps({"task": "ptb", "metric": "loss", "entries": entries}))
+
+
+def write_hybrid_config(stage_dir, adapters=("gpt_neo", "mamba")):
+    (stage_dir / "model").mkdir(parents=True, exist_ok=True)
+    (stage_dir / "model" / "config.json").write_text(json.dumps({"model_type": "manticore", "adapters": adapters}))
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    """The report of a run with every piece: projector pretraining, search (L=2), retrain, a per-block sweep,
+    components, baselines and results.json."""
+    run = tmp_path_factory.mktemp("full") / "run"
+    write_stage(run / "pretrain-projectors", alphas=search_path(10, 2)[::-1])
+    write_stage(run / "search", steps=20, alphas=search_path(20, 2))
+    write_hybrid_config(run / "search")
+    write_stage(run / "retrain", alphas=[[0.7, 0.3], [0.3, 0.7]])
+    write_sweep(run / "sweep", num_blocks=2)
+    for name in ("gpt_neo", "mamba"):
+        write_stage(run / "components" / name)
+        for seed in range(2):
+            write_stage(run / "baselines" / name / f"seed{seed}", steps=4)
+    write_results(run)
+    return write_report(run)
+
+
+def read_row(text, *first_cells):
+    """The cells of the Markdown table row that starts with first_cells."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[:len(first_cells)] == list(first_cells):
+            return cells
+    raise AssertionError(f"no table row starting with {first_cells}")
+
+
+def check_png(path):
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC, path
+    assert len(data) > 5000, f"{path} is suspiciously small ({len(data)} bytes)"
+    image = imread(path)
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 200
+
+
+def images(report):
+    return [report.parent / name for name in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report.read_text())]
+
+
+# -- statistics ------------------------------------------------------------------------------------------------
+def test_welch_test_matches_known_value():
+    test = welch_test(HYBRID_LOSS, GPT_NEO_LOSS)
+    assert test.t == pytest.approx(KNOWN_T, abs=1e-4)
+    assert test.df == pytest.approx(KNOWN_DF, abs=1e-4)
+    assert test.p == pytest.approx(KNOWN_P, rel=1e-4)
+    assert test.significant
+    assert welch_test([1.0, 2.0, 3.0], [1.5]) is None  # n too small
+    assert welch_test([1.0, 1.0], [1.0, 1.0]).p == 1.0  # no spread, no difference
+
+
+def test_summary_uses_sample_std():
+    summary = Summary.of(HYBRID_LOSS)
+    assert (summary.mean, summary.n) == (pytest.approx(2.25), 4)
+    assert summary.std == pytest.approx(math.sqrt(1 / 60), rel=1e-9)  # var of 2.1..2.4 with ddof=1
+    assert math.isnan(Summary.of([2.0]).std)
+
+
+# -- the full report ---------------------------------------------------------------------------------------------
+def test_full_run_tables_and_verdicts(full_report):
+    assert full_report.name == "report.md"
+    text = full_report.read_text()
+
+    # Means ± sample stds, n and direction of every metric.
+    hybrid = read_row(text, "**hybrid**")
+    assert hybrid[1] == "4" and hybrid[3] == "2.2500 ± 0.1291" and hybrid[4] == "0.4150 ± 0.0129"
+    gpt_neo = read_row(text, "gpt_neo", "5")
+    assert gpt_neo[3] == "2.5000 ± 0.1581"
+    assert read_row(text, "gpt2", "1")[3] == "2.9000"  # one seed: no std
+    assert "lower is better" in text and "higher is better" in text
+
+    # Significance: known p, both directions, not significant, n too small.
+    row = read_row(text, "gpt_neo", "loss (lower is better)")
+    assert float(row[-4]) == pytest.approx(KNOWN_T, abs=1e-3)
+    assert float(row[-2]) == pytest.approx(KNOWN_P, abs=5e-6)
+    assert float(row[4]) == pytest.approx(-0.25)  # hybrid − component
+    assert row[-1] == "significant: hybrid better"
+    assert read_row(text, "mamba", "loss (lower is better)")[-1] == "not significant"
+    assert read_row(text, "mamba", "accuracy (higher is better)")[-1] == "significant: mamba better"
+    assert read_row(text, "gpt2", "loss (lower is better)")[-1].startswith("n too small")
+    assert "hybrid vs **gpt_neo** on loss: significant: hybrid better, p = 0.03494" in text
+
+    # Stages, α, sweep.
+    for stage in ("pretrain-projectors", "search", "retrain", "components/gpt_neo", "baselines/mamba/seed1"):
+        assert f"`{stage}`" in text
+    assert "block 1 → gpt_neo, block 2 → mamba" in text  # argmax of the searched α
+    assert "`retrain`: α fixed at [0.70 0.30] [0.30 0.70]" in text
+    assert read_row(text, "1", "(0.70, 0.30)")[2] == "2.0000"  # the sweep's best point
+    assert "search `search` ended at α_0 = (0.70, 0.30)" in text
+
+
+def test_full_run_writes_valid_pngs(full_report):
+    pngs = images(full_report)
+    names = {p.name for p in pngs}
+    assert {"sweep-sweep.png", "alphas-search.png", "alphas-pretrain-projectors.png", "loss-search.png",
+            "loss-baselines-gpt_neo-seed0.png"} <= names
+    assert "alphas-retrain.png" not in names  # fixed α: listed, not plotted
+    for path in pngs:
+        check_png(path)
+
+
+@pytest.mark.parametrize("num_blocks, shared", [(1, False), (2, True)])
+def test_one_dimensional_sweep_is_a_line_with_the_search_path(tmp_path, num_blocks, shared):
+    run = tmp_path / "run"
+    write_stage(run / "search", steps=15, alphas=search_path(15, num_blocks))
+    write_sweep(run / "sweep", num_blocks=num_blocks, shared=shared)
+    text = write_report(run).read_text()
+    check_png(run / "sweep-sweep.png")
+    assert ("one block" if num_blocks == 1 else "one α shared by all 2 blocks") in text
+    assert "search `search` ended at α_0" in text
+    assert "no search stage" not in text
+
+
+# -- missing pieces and errors ---------------------------------------------------------------------------------------
+def test_a_single_stage_reports_what_is_missing(tmp_path):
+    stage = tmp_path / "only"
+    write_stage(stage, result=False, lm=False)
+    with open(stage / "metrics.jsonl", "a") as f:
+        f.write('{"step": 11, "split": "tra')  # cut off mid-write
+    text = write_report(tmp_path).read_text()
+    assert "## Not in this report" in text
+    assert "no `results.json`" in text and "no `sweep.json`" in text
+    assert "no stage logged mixture weights" in text
+    assert "stage `only` has no `result.json`" in text
+    assert "1 line(s) of `metrics.jsonl` are not JSON records" in text
+    assert read_row(text, "`only`")[3] == "2.2036"  # last test record: loss at step 10 + 0.1
+    check_png(tmp_path / "loss-only.png")
+
+
+def test_run_dir_that_is_itself_a_stage(tmp_path):
+    write_stage(tmp_path, steps=3, eval_every=3)
+    report = write_report(tmp_path)
+    assert "`.`" in report.read_text()
+    check_png(tmp_path / "loss-run.png")
+
+
+def test_results_without_a_hybrid_still_tabulate(tmp_path):
+    write_stage(tmp_path / "retrain")
+    write_results(tmp_path, with_hybrid=False)
+    text = write_report(tmp_path).read_text()
+    assert read_row(text, "gpt_neo", "5")[3] == "2.5000 ± 0.1581"
+    assert 'no entry with model "hybrid"' in text
+    assert "### Significance" not in text
+
+
+def test_no_metrics_anywhere_is_an_error(tmp_path):
+    (tmp_path / "search").mkdir()
+    (tmp_path / "search" / "result.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"metrics\.jsonl") as error:
+        write_report(tmp_path)
+    assert str(tmp_path) in str(error.value)
+    with pytest.raises(ValueError, match="does not exist"):
+        write_report(tmp_path / "nowhere")

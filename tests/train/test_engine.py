@@ -1,0 +1,119 @@
+"""The engine: learning, exact resume, search algorithms, parameter groups, bilevel steps."""
+
+import json
+
+import pytest
+import torch
+
+import manticore
+from manticore import tasks
+from manticore.train import Engine, SearchConfig, TrainConfig
+from manticore.train.engine import CHECKPOINT, METRICS
+from conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def task():
+    return tasks.get("mad/in-context-recall", num_train=96, num_test=32, seq_len=32, vocab_size=16, seed=0)
+
+
+def hybrid(task, seed=0):
+    torch.manual_seed(seed)
+    return manticore.ManticoreForCausalLM.from_components(
+        [tiny_config("gpt_neo", vocab=task.vocab_size), tiny_config("llama", vocab=task.vocab_size)], num_blocks=2)
+
+
+def read_log(path):
+    return [json.loads(line) for line in (path / METRICS).read_text().splitlines()]
+
+
+def test_training_lowers_the_loss(task, tmp_path):
+    engine = Engine(hybrid(task), task, TrainConfig(max_steps=15, batch_size=16, lr=3e-3, log_every=1), tmp_path)
+    before = engine.evaluate()["loss"]
+    after = engine.train()["loss"]
+    assert after < before - 0.2
+    log = read_log(tmp_path)
+    assert [r["step"] for r in log if r["split"] == "train"] == list(range(1, 16))
+    assert log[-1]["split"] == "test" and "perplexity" in log[-1]
+    assert (tmp_path / CHECKPOINT).exists()
+
+
+@pytest.mark.parametrize("search", [None, SearchConfig("gaea", "alternating", bilevel=False)])
+def test_resume_equals_an_uninterrupted_run(task, tmp_path, search):
+    config = TrainConfig(max_steps=8, batch_size=16, lr=3e-3, arch_lr=0.05, log_every=1, checkpoint_every=3)
+    full = Engine(hybrid(task), task, config, tmp_path / "full", search=search)
+    full.train()
+
+    class Crash(Exception):
+        pass
+
+    def crash(step, metrics):
+        if step == 5:  # after the step-3 checkpoint; steps 4 and 5 are lost
+            raise Crash
+
+    interrupted = Engine(hybrid(task), task, config, tmp_path / "cut", search=search, on_step=crash)
+    with pytest.raises(Crash):
+        interrupted.train()
+    resumed = Engine(hybrid(task, seed=123), task, config, tmp_path / "cut", search=search)  # weights come from the checkpoint
+    resumed.train(resume=True)
+    assert read_log(tmp_path / "cut") == read_log(tmp_path / "full")
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "gaea", "gumbel"])
+@pytest.mark.parametrize("updates", ["simultaneous", "alternating"])
+def test_search_moves_alphas_and_logs_the_trajectory(task, tmp_path, algorithm, updates):
+    model = hybrid(task)
+    config = TrainConfig(max_steps=4, batch_size=16, lr=1e-3, arch_lr=0.1, log_every=100)
+    Engine(model, task, config, tmp_path, search=SearchConfig(algorithm, updates)).train()
+    alphas = model.mixture_weights()
+    assert not torch.allclose(alphas, torch.full_like(alphas, 0.5))
+    assert torch.allclose(alphas.sum(-1), torch.ones(2))
+    trajectory = [r["alphas"] for r in read_log(tmp_path) if r["split"] == "train"]
+    assert len(trajectory) == 4  # every step during search
+    assert model.base_model.mixture.gumbel_temperature is None  # sampling is off after search
+
+
+def test_bilevel_architecture_steps_use_the_held_out_split(task, tmp_path):
+    seen = []
+    model = hybrid(task)
+    original = model.forward
+
+    def spy(input_ids=None, **kwargs):
+        seen.append(input_ids[0, :8].tolist())
+        return original(input_ids=input_ids, **kwargs)
+
+    model.forward = spy
+    held_out = {tuple(task.test[i]["input_ids"][:8].tolist()) for i in range(len(task.test))}
+    engine = Engine(model, task, TrainConfig(max_steps=2, batch_size=8, log_every=100), tmp_path,
+                    search=SearchConfig("darts", "alternating", bilevel=True), arch_split="test")
+    engine.train_step()
+    assert tuple(seen[0]) in held_out and tuple(seen[1]) not in held_out  # arch batch, then model batch
+
+
+def test_frozen_mixture_weights_do_not_move(task, tmp_path):
+    model = hybrid(task)
+    model.set_mixture_weights([0.3, 0.7])
+    model.freeze_mixture_weights()
+    Engine(model, task, TrainConfig(max_steps=3, batch_size=16, lr=1e-3), tmp_path).train()
+    assert torch.allclose(model.mixture_weights(), torch.tensor([[0.3, 0.7]] * 2), atol=1e-6)
+
+
+def test_resume_without_a_checkpoint_says_so(task, tmp_path):
+    with pytest.raises(FileNotFoundError, match="No checkpoint to resume from"):
+        Engine(hybrid(task), task, TrainConfig(max_steps=2, batch_size=16), tmp_path).train(resume=True)
+
+
+@pytest.mark.parametrize("field,value", [("max_steps", 0), ("batch_size", -1), ("schedule", "cosine"),
+                                         ("precision", "fp8"), ("clip_grad", 0)])
+def test_train_config_names_the_bad_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})
+
+
+def test_search_config_validation():
+    with pytest.raises(ValueError, match="search.algorithm"):
+        SearchConfig(algorithm="random")
+    with pytest.raises(ValueError, match="bilevel"):
+        SearchConfig(updates="simultaneous", bilevel=True)
