@@ -1,0 +1,84 @@
+"""Run configs and the stage runners: shipped configs load, bad configs fail early, a tiny run completes."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import manticore
+from manticore.cli import main
+from manticore.train.run_config import load_run_config
+from manticore.train.quickstart import CONFIGS
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    config = load_run_config(path)
+    assert config.components and config.run
+    for stage in config.run:
+        config.train_config(stage)
+        config.search_config(stage)
+
+
+def write(tmp_path, values):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+@pytest.mark.parametrize("values,match", [
+    ({"nmu_blocks": 2}, r"Unknown field\(s\) \['nmu_blocks'\]"),
+    ({"train": {"max_step": 3}}, r"Unknown field\(s\) \['max_step'\] in stages.pretrain.train"),
+    ({"train": {"max_steps": "ten"}}, "max_steps='ten'"),
+    ({"stages": {"serach": {}}}, "unknown stage 'serach'"),
+    ({"search": {"algorithm": "evolution"}}, "search.algorithm"),
+    ({"run": ["retrain", "polish"]}, "unknown stage 'polish'"),
+    ({"components": [{"name": "x", "config": {"hidden_size": 8}}]}, "model_type"),
+    ({"head": "regression"}, "head='regression'"),
+])
+def test_bad_configs_name_the_field(tmp_path, values, match):
+    with pytest.raises(ValueError, match=match):
+        load_run_config(write(tmp_path, values))
+
+
+def test_missing_config_file():
+    with pytest.raises(ValueError, match="does not exist"):
+        load_run_config("no/such/run.yaml")
+
+
+def test_overrides_parse_yaml_values(tmp_path):
+    config = load_run_config(CONFIGS / "quickstart.yaml", ["train.max_steps=3", "stages.search.search.algorithm=gaea",
+                                                          f"out_dir={tmp_path}"])
+    assert config.train_config("search").max_steps == 3
+    assert config.search_config("search").algorithm == "gaea"
+    assert config.out_dir == str(tmp_path)
+
+
+def test_impossible_num_blocks_fails_before_training(tmp_path, capsys):
+    code = main(["search", "--config", str(CONFIGS / "quickstart.yaml"), "--out", str(tmp_path),
+                 "--set", "num_blocks=3"])
+    assert code == 2
+    assert "num_blocks=3 does not divide" in capsys.readouterr().err
+    assert not (tmp_path / "search" / "metrics.jsonl").exists()
+
+
+def test_a_tiny_run_end_to_end(tmp_path):
+    """pretrain -> pretrain-projectors -> search -> retrain -> baselines -> program -> sweep -> report."""
+    overrides = ["train.max_steps=2", "train.eval_batches=1", "stages.baselines.seeds=[0]",
+                 "stages.program.method=metadata", "stages.sweep.grid_step=1.0", "stages.sweep.fine_tune=false",
+                 "run=[pretrain, pretrain-projectors, search, retrain, baselines, program, sweep, report]"]
+    args = ["run", "--config", str(CONFIGS / "quickstart.yaml"), "--out", str(tmp_path)]
+    for item in overrides:
+        args += ["--set", item]
+    assert main(args) == 0
+    searched = json.loads((tmp_path / "search" / "result.json").read_text())["alphas"]
+    retrained = manticore.ManticoreForCausalLM.from_pretrained(tmp_path / "retrain" / "model")
+    assert torch.allclose(retrained.mixture_weights(), torch.tensor(searched), atol=1e-6)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert sorted(e["model"] for e in results["entries"]) == ["gpt_neo", "hybrid", "mamba"]
+    sweep = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert len(sweep["points"]) == 4  # α_0 in {0, 1} per block, L = 2
+    assert (tmp_path / "report.md").exists()
+    assert "Components against the hybrid" in (tmp_path / "report.md").read_text()
