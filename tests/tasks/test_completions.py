@@ -61,3 +61,21 @@ def test_seeded_and_batched_like_a_collate(task):
 def test_needs_models():
     with pytest.raises(ValueError, match="needs models"):
         tasks.get("lm/completions", source=TEXTS)
+
+
+def test_completions_are_cached_per_writer_weights(task, monkeypatch):
+    import manticore.tasks.completions as completions
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("regenerated although the writers did not change")
+
+    monkeypatch.setattr(completions, "complete", no_generation)
+    again = tasks.get("lm/completions", models=byte_models(), source=TEXTS, num_prompts=None, max_new_tokens=8,
+                      test_fraction=0.25, seed=0)
+    assert len(again.train) == len(task.train)
+    changed = byte_models()
+    with torch.no_grad():
+        changed[0].lm_head.weight.add_(1.0)
+    with pytest.raises(AssertionError, match="regenerated"):
+        tasks.get("lm/completions", models=changed, source=TEXTS, num_prompts=None, max_new_tokens=8,
+                  test_fraction=0.25, seed=0)

@@ -11,6 +11,7 @@ Example fields: input_ids (t,) = prompt + completion tokens; labels (t,) aligned
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from collections import defaultdict
@@ -19,9 +20,10 @@ from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, PreTrainedModel
+from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
 from .base import IGNORE_INDEX, SequenceDataset, Task
+from .cache import cached
 from .registry import register
 
 
@@ -91,6 +93,26 @@ def completion_examples(prompts: list[list[int]], completions: list[list[int]], 
     return inputs, labels
 
 
+def load_writer(model: PreTrainedModel | PretrainedConfig | str | os.PathLike) -> PreTrainedModel:
+    """A completion writer: an instance, a checkpoint path or hub id, or a config (random init)."""
+    if isinstance(model, PretrainedConfig):
+        return AutoModelForCausalLM.from_config(model)
+    if isinstance(model, (str, os.PathLike)):
+        return AutoModelForCausalLM.from_pretrained(model)
+    if not isinstance(model, PreTrainedModel):
+        raise TypeError(f"models must be PreTrainedModels, checkpoint paths or configs; got {type(model).__name__}.")
+    return model
+
+
+def fingerprint(model: PreTrainedModel) -> str:
+    """A hash of a model's weights, so cached completions are rebuilt when a writer changes."""
+    digest = hashlib.sha256(model.config.to_json_string().encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 @register("lm/completions")
 def completions_task(
     models: Sequence[PreTrainedModel | str] = (),
@@ -117,24 +139,33 @@ def completions_task(
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}.")
     tok = get_tokenizer(tokenizer)
-    models = [AutoModelForCausalLM.from_pretrained(m) if isinstance(m, (str, os.PathLike)) else m for m in models]
+    models = [load_writer(m) for m in models]
     prompts = make_prompts(read_prompt_source(source), prompt_words, num_prompts, seed)
     if len(prompts) < 2:
         raise ValueError(f"Only {len(prompts)} prompt(s) of {prompt_words}+ words in the source; need at least 2.")
     num_test = max(1, round(len(prompts) * test_fraction))
     splits = {"test": prompts[:num_test], "train": prompts[num_test:]}
-    data = {}
-    for split, split_prompts in splits.items():
-        encoded = [tok.encode(p) for p in split_prompts]
-        inputs, labels, slices = [], [], []
-        for k, model in enumerate(tqdm(models, desc=f"completions ({split})", leave=False)):
-            completions = complete(model, tok, split_prompts, max_new_tokens, seed + 1000 * k + (split == "test"),
-                                   temperature, top_k)
-            x, y = completion_examples(encoded, completions, tok.eos_token_id, completion_only_loss)
-            inputs += x
-            labels += y
-            slices += [k] * len(x)
-        data[split] = SequenceDataset(inputs, labels, slice=torch.tensor(slices))
+
+    def build() -> dict:
+        out = {}
+        for split, split_prompts in splits.items():
+            encoded = [tok.encode(p) for p in split_prompts]
+            inputs, labels, slices = [], [], []
+            for k, model in enumerate(tqdm(models, desc=f"completions ({split})", leave=False)):
+                completions = complete(model, tok, split_prompts, max_new_tokens, seed + 1000 * k + (split == "test"),
+                                       temperature, top_k)
+                x, y = completion_examples(encoded, completions, tok.eos_token_id, completion_only_loss)
+                inputs += x
+                labels += y
+                slices += [k] * len(x)
+            out[split] = {"input_ids": inputs, "labels": labels, "slice": torch.tensor(slices)}
+        return out
+
+    settings = {"models": [fingerprint(m) for m in models], "prompts": splits, "tokenizer": repr(tok),
+                "max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k,
+                "completion_only_loss": completion_only_loss, "seed": seed}
+    raw = cached("lm/completions", settings, build)
+    data = {split: SequenceDataset(d["input_ids"], d["labels"], slice=d["slice"]) for split, d in raw.items()}
     return Task(
         name="lm/completions", kind="lm", vocab_size=tok.vocab_size, train=data["train"], test=data["test"],
         max_length=max(len(x) for d in data.values() for x in d.input_ids), pad_token_id=tok.pad_token_id,

@@ -31,8 +31,11 @@ from .run_config import RunConfig
 PROJECTOR_TASK = {"name": "lm/shakespeare"}  # the default general-text corpus
 
 
-def get_task(settings: dict[str, Any]) -> Task:
+def get_task(cfg: RunConfig, settings: dict[str, Any]) -> Task:
+    """tasks.get(name, **settings); `models: components` (lm/completions) means this run's components."""
     settings = dict(settings)
+    if settings.get("models") == "components":
+        settings["models"] = component_sources(cfg)
     return tasks.get(settings.pop("name"), **settings)
 
 
@@ -81,7 +84,7 @@ def initial_hybrid(cfg: RunConfig, task: Task):
 
 # -- the stages -----------------------------------------------------------------------------------------------
 def run_pretrain(cfg: RunConfig, resume: bool = False) -> dict:
-    task = get_task(cfg.stage("pretrain").get("task") or PROJECTOR_TASK)
+    task = get_task(cfg, cfg.stage("pretrain").get("task") or PROJECTOR_TASK)
     results = {}
     for spec in cfg.components:
         if spec.config is None:
@@ -94,7 +97,7 @@ def run_pretrain(cfg: RunConfig, resume: bool = False) -> dict:
 
 
 def run_pretrain_projectors(cfg: RunConfig, resume: bool = False) -> dict:
-    task = get_task(cfg.stage("pretrain-projectors").get("task") or PROJECTOR_TASK)
+    task = get_task(cfg, cfg.stage("pretrain-projectors").get("task") or PROJECTOR_TASK)
     hybrid = build_hybrid(cfg, task) if hybrid_class(cfg, task) is ManticoreForCausalLM else \
         ManticoreForCausalLM.from_components(component_sources(cfg), num_blocks=cfg.num_blocks,
                                              vocab_size=cfg.vocab_size, embeddings_from=cfg.embeddings_from)
@@ -103,7 +106,7 @@ def run_pretrain_projectors(cfg: RunConfig, resume: bool = False) -> dict:
 
 
 def run_search(cfg: RunConfig, resume: bool = False) -> dict:
-    task = get_task(cfg.task_settings("search"))
+    task = get_task(cfg, cfg.task_settings("search"))
     return stages.search(initial_hybrid(cfg, task), task, cfg.train_config("search"), cfg.search_config("search"),
                          cfg.stage_dir("search"), resume)
 
@@ -116,7 +119,7 @@ def searched_alphas(cfg: RunConfig) -> list:
 
 
 def run_retrain(cfg: RunConfig, resume: bool = False) -> dict:
-    task = get_task(cfg.task_settings("retrain"))
+    task = get_task(cfg, cfg.task_settings("retrain"))
     initial = cfg.stage_dir("search") / "initial"
     _, result = stages.retrain(initial, searched_alphas(cfg), task, cfg.train_config("retrain"),
                                cfg.stage_dir("retrain"), resume)
@@ -126,7 +129,7 @@ def run_retrain(cfg: RunConfig, resume: bool = False) -> dict:
 def run_baselines(cfg: RunConfig, resume: bool = False) -> dict:
     """Each component alone (one-hot hybrid with its own embedding and head) and the searched hybrid,
     fine-tuned with the retrain budget, for every seed; writes out_dir/results.json."""
-    task = get_task(cfg.task_settings("baselines"))
+    task = get_task(cfg, cfg.task_settings("baselines"))
     seeds = cfg.stage("baselines").get("seeds", [cfg.seed])
     train = cfg.train_config("baselines" if "train" in cfg.stage("baselines") else "retrain")
     entries = []
@@ -152,7 +155,7 @@ def run_program(cfg: RunConfig, resume: bool = False) -> dict:
     """Program α without searching on the task ('metadata' or 'proxy'), then fine-tune with it frozen."""
     section = cfg.stage("program")
     method = section.get("method", "metadata")
-    task = get_task(cfg.task_settings("program"))
+    task = get_task(cfg, cfg.task_settings("program"))
     initial = initial_hybrid(cfg, task)
     out = cfg.stage_dir("program")
     if method == "metadata":
@@ -179,7 +182,7 @@ def run_program(cfg: RunConfig, resume: bool = False) -> dict:
 
 def run_sweep(cfg: RunConfig, resume: bool = False) -> dict:
     section = cfg.stage("sweep")
-    task = get_task(cfg.task_settings("sweep"))
+    task = get_task(cfg, cfg.task_settings("sweep"))
     initial = cfg.stage_dir("sweep") / "initial"
     if is_main() and not initial.exists():
         initial_hybrid(cfg, task).save_pretrained(initial)
@@ -192,7 +195,7 @@ def run_sweep(cfg: RunConfig, resume: bool = False) -> dict:
 
 def run_eval(cfg: RunConfig, resume: bool = False) -> dict:
     section = cfg.stage("eval")
-    task = get_task(cfg.task_settings("eval"))
+    task = get_task(cfg, cfg.task_settings("eval"))
     path = section.get("model") or cfg.stage_dir("retrain") / "model"
     train = cfg.train_config("eval")
     metrics = stages.evaluate(load_hybrid(path), task, train.batch_size, max_batches=train.eval_batches)
