@@ -119,9 +119,9 @@ def test_zero_weight_branch_is_not_computed(ids, monkeypatch):
     calls = []
     original = ComponentAdapter.run_blocks
 
-    def counting(self, hidden, start, stop, context):
+    def counting(self, hidden, start, stop, context, **flags):
         calls.append((self.config.model_type, start))
-        return original(self, hidden, start, stop, context)
+        return original(self, hidden, start, stop, context, **flags)
 
     monkeypatch.setattr(ComponentAdapter, "run_blocks", counting)
     model.set_mixture_weights([[0.0, 1.0], [0.5, 0.5]])

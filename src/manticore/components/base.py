@@ -7,18 +7,20 @@ Hugging Face base model (e.g. `GPTNeoModel`) without its token embedding, and kn
 - how to run a contiguous range of the family's blocks on hidden states (`run_blocks`), with whatever the
   blocks need per forward pass (attention masks, rotary embeddings), built once by `prepare`;
 - that the family's positional embeddings are applied in its first group (`embed_positions`);
-- that its final norm runs in its last group (`final_norm`).
+- that its final norm runs in its last group (`final_norm`);
+- how to prune its config and weights to a subset of its layers (`prune_config`, `prune_state_dict`), which
+  `discretize` uses to drop the layers of branches a one-hot α never runs.
 
 Shapes: b = batch, t = sequence length, d = the component's d_model.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import nn
-from transformers import AutoModel, PretrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
 
@@ -34,6 +36,8 @@ class ComponentAdapter(nn.Module):
     token_embedding: ClassVar[str] = ""  # attribute of the base model holding the token embedding (dropped)
     layers: ClassVar[str] = ""  # attribute holding the nn.ModuleList of blocks
     norm: ClassVar[str] = ""  # attribute holding the final norm
+    positional_embedding: ClassVar[str] = ""  # attribute of a learned positional embedding, if the family has one
+    per_layer_lists: ClassVar[tuple[str, ...]] = ("layer_types",)  # config lists with one entry per layer
 
     def __init__(self, config: PretrainedConfig):
         super().__init__()
@@ -102,16 +106,80 @@ class ComponentAdapter(nn.Module):
         """Applied at the end of the last group."""
         return getattr(self.backbone, self.norm)(hidden)
 
-    def run_blocks(self, hidden: torch.Tensor, start: int, stop: int, context: dict[str, Any]) -> torch.Tensor:
+    def run_blocks(
+        self, hidden: torch.Tensor, start: int, stop: int, context: dict[str, Any], *, first: bool, last: bool
+    ) -> torch.Tensor:
         """Run blocks [start, stop) on hidden (b, t, d) -> (b, t, d).
 
-        The positional embedding is applied when start == 0 and the final norm when stop == num_blocks, so
-        running [0, num_blocks) on the token embeddings reproduces the component's last hidden state.
+        first: this group holds the component's original first layer, so the positional embedding is applied
+        before its blocks; last: it holds the original last layer, so the final norm is applied after them.
+        The caller says which (the Manticore block knows from the hybrid's config): after pruning, a group's
+        local range no longer tells. Running [0, num_blocks) with first=last=True on the token embeddings
+        reproduces the component's last hidden state.
         """
-        if start == 0:
+        if first:
             hidden = self.embed_positions(hidden, context)
         for index in range(start, stop):
             hidden = self.call_block(index, hidden, context)
-        if stop == self.num_blocks:
+        if last:
             hidden = self.final_norm(hidden)
         return hidden
+
+    def drop_unused(self, first: bool, last: bool) -> None:
+        """Remove the modules a pruned component never runs: its learned positional embedding when no group
+        holds its first layer (first=False), and its final norm when none holds its last layer (last=False)."""
+        if not first and self.positional_embedding:
+            setattr(self.backbone, self.positional_embedding, None)
+        if not last:
+            setattr(self.backbone, self.norm, None)
+
+    # -- pruning to a subset of layers (discretize) --------------------------------------------------------
+    @classmethod
+    def check_keep(cls, config: PretrainedConfig, keep: Sequence[int]) -> list[int]:
+        depth = cls.depth_of(config)
+        keep = [int(i) for i in keep]
+        if not keep or keep != sorted(set(keep)) or keep[0] < 0 or keep[-1] >= depth:
+            raise ValueError(
+                f"keep must be a non-empty increasing list of layer indices in [0, {depth}) for this "
+                f"{config.model_type} component; got {keep}."
+            )
+        return keep
+
+    @classmethod
+    def prune_config(cls, config: PretrainedConfig, keep: Sequence[int]) -> PretrainedConfig:
+        """A config of the same family with only the layers `keep` (old indices, increasing): layer keep[j]
+        becomes layer j. The default sets the depth (`num_hidden_layers`, through the config's attribute_map)
+        and subsets the per-layer lists named in `per_layer_lists`; override `prune_config_dict` for
+        families that describe layers otherwise."""
+        keep = cls.check_keep(config, keep)
+        values = config.to_dict()
+        model_type = values.pop("model_type")
+        for key in ("transformers_version", "_name_or_path"):
+            values.pop(key, None)
+        values = cls.prune_config_dict(values, keep, config)
+        return AutoConfig.for_model(model_type, **values)
+
+    @classmethod
+    def prune_config_dict(cls, values: dict[str, Any], keep: list[int], config: PretrainedConfig) -> dict[str, Any]:
+        """The hook behind `prune_config`: edit the config's dict (without model_type) for layers `keep`."""
+        values[config.attribute_map.get("num_hidden_layers", "num_hidden_layers")] = len(keep)
+        for name in cls.per_layer_lists:
+            if isinstance(values.get(name), (list, tuple)):
+                values[name] = [values[name][i] for i in keep]
+        return values
+
+    @classmethod
+    def prune_state_dict(cls, state: dict[str, torch.Tensor], keep: Sequence[int]) -> dict[str, torch.Tensor]:
+        """A backbone state dict for `prune_config(config, keep)`: layer keep[j]'s weights renamed to layer j
+        (`{layers}.{i}.` -> `{layers}.{j}.`), the other layers' weights dropped, everything else unchanged."""
+        prefix = cls.layers + "."
+        index = {old: new for new, old in enumerate(keep)}
+        out = {}
+        for key, value in state.items():
+            if key.startswith(prefix):
+                number, rest = key[len(prefix):].split(".", 1)
+                if int(number) not in index:
+                    continue
+                key = f"{prefix}{index[int(number)]}.{rest}"
+            out[key] = value
+        return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from transformers import PretrainedConfig
+
 from .base import ComponentAdapter
 
 
@@ -13,6 +15,7 @@ class GPTNeoAdapter(ComponentAdapter):
     token_embedding = "wte"
     layers = "h"
     norm = "ln_f"
+    positional_embedding = "wpe"
 
     @property
     def max_positions(self) -> int:
@@ -24,3 +27,20 @@ class GPTNeoAdapter(ComponentAdapter):
 
     def embed_positions(self, hidden: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:
         return self.backbone.drop(hidden + self.backbone.wpe(context["position_ids"]))
+
+    @classmethod
+    def prune_config_dict(cls, values: dict[str, Any], keep: list[int], config: PretrainedConfig) -> dict[str, Any]:
+        """GPT-Neo describes its layers' attention types as runs, [[["global", "local"], n], ...]: the kept
+        layers' types become explicit runs, e.g. [[["global"], 1], [["local"], 1]]."""
+        values = super().prune_config_dict(values, keep, config)
+        if "attention_types" in values:  # GPT-2 (a subclass) has none
+            layers = [config.attention_layers[i] for i in keep]
+            runs: list[list] = []
+            for kind in layers:
+                if runs and runs[-1][0] == [kind]:
+                    runs[-1][1] += 1
+                else:
+                    runs.append([[kind], 1])
+            values["attention_types"] = runs
+            values.pop("attention_layers", None)
+        return values

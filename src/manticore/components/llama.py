@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from transformers import PretrainedConfig
+
 from .base import ComponentAdapter
 
 
@@ -43,3 +45,12 @@ class LlamaAdapter(ComponentAdapter):
             position_embeddings=context["position_embeddings"],
         )
         return out[0] if isinstance(out, tuple) else out
+
+    @classmethod
+    def prune_config_dict(cls, values: dict[str, Any], keep: list[int], config: PretrainedConfig) -> dict[str, Any]:
+        """`layer_types` is subset to the kept layers (the default); Qwen2/Qwen3's `max_window_layers` (layers
+        below it use full attention) becomes the number of kept layers below it, so it stays consistent."""
+        values = super().prune_config_dict(values, keep, config)
+        if isinstance(values.get("max_window_layers"), int):
+            values["max_window_layers"] = sum(i < values["max_window_layers"] for i in keep)
+        return values

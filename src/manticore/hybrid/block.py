@@ -4,6 +4,7 @@
 
 Branches with α_k = 0 exactly are not computed (their term is exactly zero). With α_k = 1 exactly, both
 projectors reduce to Trunc/Pad, so their Linear is skipped and the block reproduces component k's group.
+A pruned branch (an empty group, from `discretize`) has no projectors and its α_k is always 0.
 
 Shapes: b = batch, t = sequence length, D = d_max.
 """
@@ -19,10 +20,20 @@ from ..components.base import ComponentAdapter
 from .projector import Projector
 
 
+class PrunedProjector(nn.Module):
+    """Stands in for the projectors of a pruned branch (an empty group): no parameters, never run."""
+
+    def forward(self, x: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
+        raise RuntimeError("A pruned branch was run: its mixture weight must be 0.")
+
+
 class ManticoreBlock(nn.Module):
     """Projectors for one block group of each component; the components themselves are passed in.
 
-    groups: for each component k, the range [start, stop) of its blocks that this Manticore block runs.
+    groups: for each component k, the range [start, stop) of its blocks that this Manticore block runs;
+        an empty range is a pruned branch (no projectors).
+    firsts / lasts: for each component k, whether this block's group holds component k's original first layer
+        (so it applies the positional embedding) / last layer (so it applies the final norm).
     """
 
     def __init__(
@@ -32,11 +43,22 @@ class ManticoreBlock(nn.Module):
         groups: Sequence[tuple[int, int]],
         projector_bias: bool = True,
         projector_init: str = "trunc_pad",
+        *,
+        firsts: Sequence[bool],
+        lasts: Sequence[bool],
     ):
         super().__init__()
         self.groups = [tuple(g) for g in groups]
-        self.proj_in = nn.ModuleList(Projector(d_max, d, projector_bias, projector_init) for d in widths)
-        self.proj_out = nn.ModuleList(Projector(d, d_max, projector_bias, projector_init) for d in widths)
+        self.firsts, self.lasts = [bool(f) for f in firsts], [bool(f) for f in lasts]
+        kept = [start != stop for start, stop in self.groups]
+        self.proj_in = nn.ModuleList(
+            Projector(d_max, d, projector_bias, projector_init) if on else PrunedProjector()
+            for d, on in zip(widths, kept)
+        )
+        self.proj_out = nn.ModuleList(
+            Projector(d, d_max, projector_bias, projector_init) if on else PrunedProjector()
+            for d, on in zip(widths, kept)
+        )
 
     def forward(
         self,
@@ -61,8 +83,8 @@ class ManticoreBlock(nn.Module):
         """h_k(x; α_k): (b, t, D) -> (b, t, D). alpha None means α_k = 1 (projectors are Trunc/Pad)."""
         start, stop = self.groups[k]
         h = self.proj_in[k](x, alpha)
-        h = component.run_blocks(h, start, stop, context)
+        h = component.run_blocks(h, start, stop, context, first=self.firsts[k], last=self.lasts[k])
         return self.proj_out[k](h, alpha)
 
     def extra_repr(self) -> str:
-        return "groups=" + ", ".join(f"k{k}:[{a},{b})" for k, (a, b) in enumerate(self.groups))
+        return "groups=" + ", ".join(f"k{k}:[{a},{b})" if a != b else f"k{k}:pruned" for k, (a, b) in enumerate(self.groups))

@@ -46,6 +46,15 @@ class ManticoreConfig(PretrainedConfig):
         projector_bias: whether the projectors' Linear maps have a bias.
         projector_init: "trunc_pad" (the Linear starts as the Trunc/Pad map) or "normal".
         initializer_range: std of the normal init of new embeddings, heads and "normal" projectors.
+        groups: explicit block groups, or None (default) for the uniform split (paper, B.4): per component k,
+            per Manticore block l, [start, stop) in component k's own layer numbering. The groups of a
+            component are contiguous and cover its layers in order; an empty group (start == stop) is a
+            branch that was pruned (`discretize`), and its mixture weight must stay 0. With explicit groups,
+            L need not divide the depths.
+        first_groups: per component, the block whose group holds the component's original first layer
+            (it applies the family's positional embedding), or None where that group was pruned. Default
+            (None): block 0 for every component. Must name the component's first non-empty group.
+        last_groups: likewise for the original last layer (it applies the final norm); default block L-1.
     """
 
     model_type = "manticore"
@@ -62,6 +71,9 @@ class ManticoreConfig(PretrainedConfig):
     pad_token_id: int | None = None
     bos_token_id: int | None = None
     eos_token_id: int | None = None
+    groups: list[list[list[int]]] | None = None
+    first_groups: list[int | None] | None = None
+    last_groups: list[int | None] | None = None
 
     def __post_init__(self, **kwargs):
         if self.components is not None:
@@ -81,9 +93,24 @@ class ManticoreConfig(PretrainedConfig):
         return [c.hidden_size for c in self.component_configs()]
 
     def block_groups(self, k: int) -> list[tuple[int, int]]:
-        """Component k's blocks cut into L contiguous groups: [(start, stop)] * L."""
+        """Component k's blocks cut into L contiguous groups: [(start, stop)] * L (explicit or uniform)."""
+        if self.groups is not None:
+            return [(int(a), int(b)) for a, b in self.groups[k]]
         size = self.depths[k] // self.num_blocks
         return [(l * size, (l + 1) * size) for l in range(self.num_blocks)]
+
+    def first_group(self, k: int) -> int | None:
+        """The block whose group applies component k's positional embedding, or None (pruned)."""
+        return 0 if self.first_groups is None else self.first_groups[k]
+
+    def last_group(self, k: int) -> int | None:
+        """The block whose group applies component k's final norm, or None (pruned)."""
+        return self.num_blocks - 1 if self.last_groups is None else self.last_groups[k]
+
+    def pruned(self) -> list[list[bool]]:
+        """(L, K): True where component k's group in block l is empty (pruned); its mixture weight is 0."""
+        groups = [self.block_groups(k) for k in range(len(self.components or []))]
+        return [[g[l][0] == g[l][1] for g in groups] for l in range(self.num_blocks)]
 
     def _validate(self) -> None:
         if len(self.components) == 0:
@@ -101,11 +128,15 @@ class ManticoreConfig(PretrainedConfig):
                 f"num_blocks (L) must be a positive integer that divides every component's depth; got "
                 f"{self.num_blocks!r}. With depths {depths}, L can be one of {valid_block_counts(depths)}."
             )
-        if any(d % self.num_blocks for d in depths):
+        if self.groups is not None:
+            self._validate_groups(depths)
+        if self.groups is None and any(d % self.num_blocks for d in depths):
             raise ValueError(
                 f"num_blocks={self.num_blocks} does not divide every component's depth (depths: {depths}). "
                 f"L must divide each depth; values that work: {valid_block_counts(depths)}."
             )
+        if self.groups is not None or self.first_groups is not None or self.last_groups is not None:
+            self._validate_ends(depths)
         if self.projector_init not in PROJECTOR_INITS:
             raise ValueError(f"projector_init must be one of {PROJECTOR_INITS}, got {self.projector_init!r}.")
         self.hidden_size = max(c.hidden_size for c in configs)
@@ -113,3 +144,53 @@ class ManticoreConfig(PretrainedConfig):
             self.vocab_size = configs[0].vocab_size
         if not isinstance(self.vocab_size, int) or self.vocab_size <= 0:
             raise ValueError(f"vocab_size must be a positive integer, got {self.vocab_size!r}.")
+
+    def _validate_groups(self, depths: list[int]) -> None:
+        """Explicit groups: K x L contiguous [start, stop) ranges covering each depth; first/last consistent."""
+        K, L = len(depths), self.num_blocks
+        groups = self.groups
+        if not isinstance(groups, (list, tuple)) or len(groups) != K:
+            raise ValueError(f"groups must have one entry per component (K = {K}); got {groups!r:.200}.")
+        clean = []
+        for k, (component, depth) in enumerate(zip(groups, depths)):
+            if not isinstance(component, (list, tuple)) or len(component) != L:
+                raise ValueError(f"groups[{k}] must have one [start, stop] per Manticore block (L = {L}); "
+                                 f"got {component!r:.200}.")
+            position = 0
+            for l, group in enumerate(component):
+                if (not isinstance(group, (list, tuple)) or len(group) != 2
+                        or not all(isinstance(i, int) and not isinstance(i, bool) for i in group)):
+                    raise ValueError(f"groups[{k}][{l}] must be [start, stop] (two ints); got {group!r}.")
+                start, stop = group
+                if start != position or stop < start:
+                    raise ValueError(
+                        f"groups[{k}] must be contiguous ranges [start, stop) covering component {k}'s layers "
+                        f"0..{depth - 1} in order; block {l} has {list(group)}, expected start {position}."
+                    )
+                position = stop
+            if position != depth:
+                raise ValueError(f"groups[{k}] covers {position} layers but component {k} has {depth}.")
+            if all(a == b for a, b in component):
+                raise ValueError(f"groups[{k}] are all empty: component {k} runs in no block; remove it instead.")
+            clean.append([[int(a), int(b)] for a, b in component])
+        self.groups = clean
+
+    def _validate_ends(self, depths: list[int]) -> None:
+        """first_groups / last_groups name each component's first / last non-empty group, or None."""
+        K, L = len(depths), self.num_blocks
+        for name, default, pick, end in (("first_groups", 0, min, "first"), ("last_groups", L - 1, max, "last")):
+            given = getattr(self, name)
+            if given is not None and (not isinstance(given, (list, tuple)) or len(given) != K):
+                raise ValueError(f"{name} must have one entry (a block index or None) per component (K = {K}); "
+                                 f"got {given!r}.")
+            for k in range(K):
+                used = [l for l, (a, b) in enumerate(self.block_groups(k)) if a != b]
+                value = default if given is None else given[k]
+                if value is not None and value != pick(used):
+                    raise ValueError(
+                        f"{name}[{k}] = {value!r}, but component {k}'s {end} non-empty group is in block "
+                        f"{pick(used)}; it must name that block, or be None if the component's original {end} "
+                        f"layers were pruned."
+                    )
+            if given is not None:
+                setattr(self, name, list(given))

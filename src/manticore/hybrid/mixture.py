@@ -3,6 +3,9 @@
 The parameters `a` have shape (L, K). Programmed or discretized weights may contain exact zeros: they are
 stored as a = log(w), i.e. -inf, so softmax gives exactly 0 and the branch can be skipped, and a one-hot
 row gives exactly 1 for its component.
+
+A pruned hybrid (`discretize`) has branches whose group is empty: their weight must stay exactly 0, so `set`
+refuses non-zero weight on them and they start at -inf.
 """
 
 from __future__ import annotations
@@ -14,11 +17,33 @@ from torch import nn
 class MixtureWeights(nn.Module):
     """The architecture parameters of a hybrid: logits `a` of shape (L, K)."""
 
-    def __init__(self, num_blocks: int, num_components: int):
+    def __init__(self, num_blocks: int, num_components: int, pruned: list[list[bool]] | None = None):
+        """pruned: (L, K), True where component k's group in block l is empty; None when nothing is pruned."""
         super().__init__()
         self.logits = nn.Parameter(torch.zeros(num_blocks, num_components))
         self.gumbel_temperature: float | None = None  # set during Gumbel-softmax search
+        self.pruned = pruned if pruned is not None and any(any(row) for row in pruned) else None
 
+    def initial_logits(self) -> torch.Tensor:
+        """(L, K) logits of the initial α: uniform over each block's branches that aren't pruned."""
+        logits = torch.zeros(self.shape)
+        if self.pruned is not None:
+            logits[torch.tensor(self.pruned)] = float("-inf")
+        return logits
+
+    def check_pruned(self, alphas: torch.Tensor) -> None:
+        """Raise a ValueError if α (L, K) puts non-zero weight on a pruned branch."""
+        if self.pruned is None:
+            return
+        values = alphas.detach().tolist()
+        bad = [(l, k, values[l][k]) for l, row in enumerate(self.pruned) for k, p in enumerate(row)
+               if p and values[l][k] != 0]
+        if bad:
+            where = ", ".join(f"block {l} component {k} (weight {w:.6g})" for l, k, w in bad)
+            raise ValueError(
+                f"Mixture weight on a pruned branch: {where}. That component's layers in that block were removed "
+                "(discretize), so its weight there must be exactly 0."
+            )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -68,7 +93,9 @@ class MixtureWeights(nn.Module):
                 f"Each block's mixture weights must sum to 1; block(s) {rows} sum to "
                 f"{[round(s, 6) for s in sums[bad].tolist()]}."
             )
-        return (w / sums[:, None]).to(self.logits.dtype)
+        w = w / sums[:, None]
+        self.check_pruned(w)
+        return w.to(self.logits.dtype)
 
     def freeze(self) -> None:
         self.logits.requires_grad_(False)

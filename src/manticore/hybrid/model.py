@@ -48,7 +48,7 @@ class ManticorePreTrainedModel(PreTrainedModel):
             if module.linear.bias is not None:
                 init.zeros_(module.linear.bias)
         elif isinstance(module, MixtureWeights):
-            init.zeros_(module.logits)  # uniform α
+            init.copy_(module.logits, module.initial_logits())  # uniform α (0 on pruned branches)
 
     # -- mixture weights (the architecture parameters) -------------------------------------------------
     def mixture_weights(self) -> torch.Tensor:
@@ -58,7 +58,8 @@ class ManticorePreTrainedModel(PreTrainedModel):
     def set_mixture_weights(self, weights) -> None:
         """Program α: weights of shape (K,) (every block) or (L, K), rows >= 0 summing to 1; zeros allowed.
 
-        A component whose weight is exactly 0 in a block is not computed in that block.
+        A component whose weight is exactly 0 in a block is not computed in that block. In a pruned hybrid
+        (`discretize`), a branch whose layers were removed must get weight 0 (a ValueError says which).
         """
         self.base_model.mixture.set(weights)
 
@@ -85,6 +86,22 @@ class ManticorePreTrainedModel(PreTrainedModel):
     def component_parameters(self) -> Iterator[nn.Parameter]:
         """The component models' own parameters (their blocks, positional embeddings and final norms)."""
         return self.base_model.components.parameters()
+
+    # -- discretization (paper, B.4) ---------------------------------------------------------------------
+    def discretize(self, prune: bool = True, example_input_ids: torch.Tensor | None = None,
+                   return_report: bool = False, repeats: int = 5):
+        """A new hybrid with each block's α replaced by its argmax one-hot (ties -> lowest index).
+
+        prune=True drops what the one-hot α never runs: unused components, the layers (and projectors) of
+        zero-weight groups, and the now-unused positional embeddings and final norms; the result is a smaller
+        hybrid that saves and reloads on its own. prune=False keeps the structure and only sets α.
+        With `example_input_ids` (b, t), the report times both forwards and checks the logits match.
+        Returns the new model, or (model, report) with return_report=True; see `hybrid.discretize`.
+        """
+        from .discretize import discretize
+
+        model, report = discretize(self, prune=prune, example_input_ids=example_input_ids, repeats=repeats)
+        return (model, report) if return_report else model
 
     # -- construction from pretrained components -------------------------------------------------------
     @classmethod
@@ -121,7 +138,11 @@ class ManticoreModel(ManticorePreTrainedModel):
         configs = config.component_configs()
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.components = nn.ModuleList(adapter_class(c)(c) for c in configs)
-        groups = [config.block_groups(k) for k in range(len(configs))]
+        K = len(configs)
+        groups = [config.block_groups(k) for k in range(K)]
+        firsts, lasts = [config.first_group(k) for k in range(K)], [config.last_group(k) for k in range(K)]
+        for component, first, last in zip(self.components, firsts, lasts):
+            component.drop_unused(first is not None, last is not None)
         self.blocks = nn.ModuleList(
             ManticoreBlock(
                 config.hidden_size,
@@ -129,10 +150,12 @@ class ManticoreModel(ManticorePreTrainedModel):
                 [g[l] for g in groups],
                 config.projector_bias,
                 config.projector_init,
+                firsts=[f == l for f in firsts],
+                lasts=[f == l for f in lasts],
             )
             for l in range(config.num_blocks)
         )
-        self.mixture = MixtureWeights(config.num_blocks, len(configs))
+        self.mixture = MixtureWeights(config.num_blocks, K, config.pruned())
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -153,6 +176,7 @@ class ManticoreModel(ManticorePreTrainedModel):
         """input_ids: (b, t); attention_mask: (b, t), 1 = token, 0 = padding -> last_hidden_state (b, t, D)."""
         x = self.embed(input_ids, inputs_embeds)
         alphas = self.mixture()
+        self.mixture.check_pruned(alphas)
         self.check_sequence_length(x.shape[1], alphas)
         if position_ids is None:
             position_ids = torch.arange(x.shape[1], device=x.device)[None]

@@ -25,7 +25,8 @@ def describe(model) -> str:
         lines.append(f"{k:>2}  {c.config.model_type:<10} {c.d_model:>7} {c.num_blocks:>6} {limit:>7} {count(c.parameters()):>10,}")
     lines += ["", "Manticore block l runs these blocks of each component, mixed with weights α^(l):"]
     for l, block in enumerate(base.blocks):
-        parts = [f"k{k}[{a}:{b}] α={alphas[l, k].item():.3f}" for k, (a, b) in enumerate(block.groups)]
+        parts = [f"k{k}[{a}:{b}] α={alphas[l, k].item():.3f}" if a != b else f"k{k}[pruned]"
+                 for k, (a, b) in enumerate(block.groups)]
         lines.append(f"  block {l}: " + "  ".join(parts))
     parts = {
         "components": count(model.component_parameters()),
