@@ -68,7 +68,7 @@ def test_a_tiny_run_end_to_end(tmp_path):
     """pretrain -> pretrain-projectors -> search -> retrain -> baselines -> program -> sweep -> report."""
     overrides = ["train.max_steps=2", "train.eval_batches=1", "stages.baselines.seeds=[0]",
                  "stages.program.method=metadata", "stages.sweep.grid_step=1.0", "stages.sweep.fine_tune=false",
-                 "run=[pretrain, pretrain-projectors, search, retrain, baselines, program, sweep, report]"]
+                 "run=[pretrain, pretrain-projectors, search, retrain, baselines, discretize, program, sweep, report]"]
     args = ["run", "--config", str(CONFIGS / "quickstart.yaml"), "--out", str(tmp_path)]
     for item in overrides:
         args += ["--set", item]
@@ -80,5 +80,7 @@ def test_a_tiny_run_end_to_end(tmp_path):
     assert sorted(e["model"] for e in results["entries"]) == ["gpt_neo", "hybrid", "mamba"]
     sweep = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert len(sweep["points"]) == 4  # α_0 in {0, 1} per block, L = 2
+    discretized = json.loads((tmp_path / "discretize" / "discretize.json").read_text())
+    assert discretized["parameters_after"] < discretized["parameters_before"]
     assert (tmp_path / "report.md").exists()
     assert "Components against the hybrid" in (tmp_path / "report.md").read_text()

@@ -205,6 +205,23 @@ def run_eval(cfg: RunConfig, resume: bool = False) -> dict:
     return {"test": metrics}
 
 
+def run_discretize(cfg: RunConfig, resume: bool = False) -> dict:
+    """One-hot the (retrained) hybrid's α, drop unused branches, save it and the savings report."""
+    from ..hybrid.discretize import discretize
+
+    path = cfg.stage("discretize").get("model") or cfg.stage_dir("retrain") / "model"
+    task = get_task(cfg, cfg.task_settings("discretize"))
+    example = task.collate([task.test[i] for i in range(min(4, len(task.test)))])["input_ids"]
+    model, report = discretize(load_hybrid(path), example_input_ids=example)
+    out = cfg.stage_dir("discretize")
+    train = cfg.train_config("discretize")
+    report["test"] = stages.evaluate(model, task, train.batch_size, max_batches=train.eval_batches)
+    if is_main():
+        model.save_pretrained(out / "model")
+        (out / "discretize.json").write_text(json.dumps(report, indent=2, default=str))
+    return report
+
+
 def run_report(cfg: RunConfig, resume: bool = False) -> dict:
     from ..report import write_report
 
@@ -220,6 +237,7 @@ STAGE_FUNCTIONS = {
     "program": run_program,
     "sweep": run_sweep,
     "eval": run_eval,
+    "discretize": run_discretize,
     "report": run_report,
 }
 
