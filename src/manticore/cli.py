@@ -11,7 +11,7 @@ Workflow stages, each configured by a YAML run config (see configs/) with `--set
 
 Building and inspecting:
 
-    manticore demo [--out runs/demo]
+    manticore demo [--out runs/demo] [--set KEY=VALUE ...]
     manticore build COMPONENT [COMPONENT ...] --num-blocks L --out DIR [--embeddings-from K] [--weights W]
     manticore inspect DIR
     manticore tasks
@@ -39,7 +39,7 @@ def parse_weights(text: str):
 def cmd_demo(args) -> None:
     from .demo import run_demo
 
-    run_demo(args.out, num_blocks=args.num_blocks, seed=args.seed)
+    run_demo(args.out, list(args.set or []))
 
 
 def cmd_build(args) -> None:
@@ -145,10 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manticore", description="Build and inspect Manticore hybrids.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="build a small GPT-Neo + Mamba hybrid, check it, save and reload it")
-    demo.add_argument("--out", default="runs/demo", help="where to save the hybrid (default: runs/demo)")
-    demo.add_argument("--num-blocks", type=int, default=2, help="L, the number of Manticore blocks")
-    demo.add_argument("--seed", type=int, default=0)
+    demo = sub.add_parser("demo", help="the workflow on the embedded default (configs/demo.yaml): pretrain, "
+                                       "search, retrain, compare, discretize, report")
+    demo.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
+    demo.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field of configs/demo.yaml")
     demo.set_defaults(func=cmd_demo)
 
     build = sub.add_parser("build", help="build a hybrid from component checkpoints / hub ids and save it")
