@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The performance table (issue 3's targets); not part of `make test`.
+bench: $(STAMP)
+	$(BIN)/python -m manticore.bench
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from transformers import PretrainedConfig
+
+from ..kernels import use_fast_scan
 from .base import ComponentAdapter
 
 
@@ -12,6 +15,11 @@ class MambaAdapter(ComponentAdapter):
     token_embedding = "embeddings"
     layers = "layers"
     norm = "norm_f"
+
+    def __init__(self, config: PretrainedConfig):
+        super().__init__(config)
+        # Mamba (v1) mixers run manticore's fast CPU selective scan; no-op for Mamba2's mixers.
+        use_fast_scan(self.backbone)
 
     def prepare(self, hidden, attention_mask, position_ids) -> dict[str, Any]:
         # The mixers zero padded positions themselves from the (b, t) mask.

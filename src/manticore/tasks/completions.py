@@ -96,10 +96,10 @@ def completion_examples(prompts: list[list[int]], completions: list[list[int]], 
 def load_writer(model: PreTrainedModel | PretrainedConfig | str | os.PathLike) -> PreTrainedModel:
     """A completion writer: an instance, a checkpoint path or hub id, or a config (random init)."""
     if isinstance(model, PretrainedConfig):
-        return AutoModelForCausalLM.from_config(model)
-    if isinstance(model, (str, os.PathLike)):
-        return AutoModelForCausalLM.from_pretrained(model)
-    if not isinstance(model, PreTrainedModel):
+        model = AutoModelForCausalLM.from_config(model)
+    elif isinstance(model, (str, os.PathLike)):
+        model = AutoModelForCausalLM.from_pretrained(model)
+    elif not isinstance(model, PreTrainedModel):
         raise TypeError(f"models must be PreTrainedModels, checkpoint paths or configs; got {type(model).__name__}.")
     return model
 

@@ -24,6 +24,7 @@ import torch
 from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
 from ..hybrid.build import load_hybrid
+from ..kernels import use_fast_scan
 from ..hybrid.model import ManticorePreTrainedModel
 from ..tasks.base import Task
 from .config import SearchConfig, TrainConfig
@@ -54,6 +55,7 @@ def pretrain(component: PretrainedConfig | PreTrainedModel, task: Task, train: T
     if isinstance(component, PretrainedConfig):
         torch.manual_seed(train.seed)
         component = AutoModelForCausalLM.from_config(component)
+    use_fast_scan(component)  # Mamba (v1) trains with the fast CPU selective scan; other families unchanged
     check_vocab(component, task)
     engine = Engine(component, task, train, out_dir)
     return component, _finish(component, engine, engine.train(resume), Path(out_dir))

@@ -1,0 +1,157 @@
+"""`python -m manticore.bench` (or `make bench`): what a hybrid costs against its parts, through our model.
+
+Every figure is a median over timed steps after warm-up, in one process; a step is forward, backward and
+an AdamW update of a causal LM on random tokens. Peak memory is measured in a fresh process per case
+(the growth of the resident set over a forward+backward). Targets (issue 3):
+
+    (a) Mamba step <= 1.5 x GPT-Neo step (one-hot hybrids, same d_model, depth, batch, T=256)
+    (b) Mamba time per token grows <= 1.3 x from T=256 to T=4096; T=16384 runs in bounded memory
+    (c) K=2 hybrid (GPT-Neo + Mamba, L=2, mixed α) <= 1.15 x (GPT-Neo + Mamba, each alone)
+    (d) one-hot hybrid <= 1.10 x the component alone (its Hugging Face model)
+    (e) hybrid peak memory <= 1.2 x the sum of its components'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import time
+
+import torch
+from transformers import AutoModelForCausalLM, GPTNeoConfig, MambaConfig
+
+from .hybrid.model import ManticoreForCausalLM
+from .kernels import use_fast_scan
+
+
+def component_configs(d_model: int, depth: int, vocab: int, max_len: int):
+    neo = GPTNeoConfig(vocab_size=vocab, hidden_size=d_model, num_layers=depth, num_heads=max(1, d_model // 32),
+                       attention_types=[[["global", "local"], depth // 2]], max_position_embeddings=max_len,
+                       window_size=256, bos_token_id=None, eos_token_id=None)
+    mamba = MambaConfig(vocab_size=vocab, hidden_size=d_model, num_hidden_layers=depth, state_size=16,
+                        bos_token_id=None, eos_token_id=None, pad_token_id=None)
+    return {"gpt_neo": neo, "mamba": mamba}
+
+
+def build(case: str, args) -> torch.nn.Module:
+    """'gpt_neo' / 'mamba' (HF models alone), 'hybrid-gpt_neo' / 'hybrid-mamba' (one-hot), 'hybrid-mixed'."""
+    torch.manual_seed(0)
+    configs = component_configs(args.d_model, args.depth, args.vocab, max(args.long_len, 256))
+    if case in configs:
+        model = AutoModelForCausalLM.from_config(configs[case])
+        use_fast_scan(getattr(model, "backbone", model))  # the same kernel our Mamba components use
+        return model
+    model = ManticoreForCausalLM.from_components(list(configs.values()), num_blocks=2)
+    if case == "hybrid-gpt_neo":
+        model.set_mixture_weights([1.0, 0.0])
+    elif case == "hybrid-mamba":
+        model.set_mixture_weights([0.0, 1.0])
+    else:
+        model.set_mixture_weights([[0.6, 0.4], [0.3, 0.7]])
+    return model
+
+
+def step_time(model, batch: int, length: int, vocab: int, warmup: int, steps: int) -> float:
+    """Median seconds per forward + backward + AdamW step."""
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    ids = torch.randint(0, vocab, (batch, length))
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        logits = model(input_ids=ids).logits
+        loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten())
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _peak_memory(case: str, args, batch: int, length: int, queue) -> None:
+    torch.set_num_threads(args.threads)
+    model = build(case, args)
+    ids = torch.randint(0, args.vocab, (batch, length))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    logits = model(input_ids=ids).logits
+    torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten()).backward()
+    queue.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)  # MiB (ru_maxrss is KiB)
+
+
+def peak_memory(case: str, args, batch: int, length: int) -> float:
+    """MiB the resident set grows by during one forward + backward, in a fresh process."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=_peak_memory, args=(case, args, batch, length, queue))
+    process.start()
+    value = queue.get()
+    process.join()
+    return value
+
+
+def run(args) -> dict:
+    torch.set_num_threads(args.threads)
+    t = {}
+    for case in ("gpt_neo", "mamba", "hybrid-gpt_neo", "hybrid-mamba", "hybrid-mixed"):
+        t[case] = step_time(build(case, args), args.batch, args.seq_len, args.vocab, args.warmup, args.steps)
+        print(f"  {case:<16} {t[case]:.3f} s/step", flush=True)
+    tokens = args.batch * args.seq_len
+    mamba_long = build("hybrid-mamba", args)
+    long_batch = max(1, tokens // args.long_len)
+    t_long = step_time(mamba_long, long_batch, args.long_len, args.vocab, 1, max(3, args.steps // 2))
+    per_token_ratio = (t_long / (long_batch * args.long_len)) / (t["hybrid-mamba"] / tokens)
+    memory = {case: peak_memory(case, args, args.batch, args.seq_len) for case in ("gpt_neo", "mamba", "hybrid-mixed")}
+    path_x = peak_memory("hybrid-mamba", args, 1, args.path_x_len)
+    rows = [
+        ("(a) Mamba / GPT-Neo step (one-hot hybrids)", t["hybrid-mamba"] / t["hybrid-gpt_neo"], 1.5),
+        (f"(b) Mamba time/token T={args.long_len} / T={args.seq_len}", per_token_ratio, 1.3),
+        ("(c) mixed K=2 hybrid / (GPT-Neo + Mamba alone)", t["hybrid-mixed"] / (t["gpt_neo"] + t["mamba"]), 1.15),
+        ("(d) one-hot hybrid / component alone: GPT-Neo", t["hybrid-gpt_neo"] / t["gpt_neo"], 1.10),
+        ("(d) one-hot hybrid / component alone: Mamba", t["hybrid-mamba"] / t["mamba"], 1.10),
+        ("(e) hybrid peak memory / sum of components'", memory["hybrid-mixed"] / (memory["gpt_neo"] + memory["mamba"]), 1.2),
+    ]
+    return {"times": t, "t_long": t_long, "memory_mib": memory, "path_x_mib": path_x, "rows": rows}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m manticore.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument("--depth", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--seq-len", type=int, default=256)
+    parser.add_argument("--long-len", type=int, default=4096)
+    parser.add_argument("--path-x-len", type=int, default=16384)
+    parser.add_argument("--vocab", type=int, default=512)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    print(f"Manticore benchmark: {os.cpu_count()} CPU cores, {args.threads} threads, torch {torch.__version__}, "
+          f"d_model {args.d_model}, depth {args.depth}, batch {args.batch}, T={args.seq_len}, vocab {args.vocab}")
+    result = run(args)
+    print(f"\n{'figure':<52} {'ratio':>7} {'target':>7}  met")
+    for name, ratio, target in result["rows"]:
+        print(f"{name:<52} {ratio:>7.3f} {'<= ' + str(target):>7}  {'yes' if ratio <= target else 'NO'}")
+    t = result["times"]
+    print(f"\nseconds per step: GPT-Neo {t['gpt_neo']:.3f}, Mamba {t['mamba']:.3f}, one-hot hybrids "
+          f"{t['hybrid-gpt_neo']:.3f} / {t['hybrid-mamba']:.3f}, mixed hybrid {t['hybrid-mixed']:.3f}; "
+          f"Mamba at T={args.long_len}: {result['t_long']:.3f}")
+    tokens = args.batch * args.seq_len
+    print(f"tokens/s: GPT-Neo {tokens / t['gpt_neo']:,.0f}, Mamba {tokens / t['mamba']:,.0f}")
+    m = result["memory_mib"]
+    print(f"peak memory growth (MiB): GPT-Neo {m['gpt_neo']:.0f}, Mamba {m['mamba']:.0f}, hybrid {m['hybrid-mixed']:.0f}; "
+          f"Mamba hybrid at T={args.path_x_len} (Path-X), batch 1: {result['path_x_mib']:.0f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

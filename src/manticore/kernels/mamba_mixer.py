@@ -1,0 +1,90 @@
+"""Put the fast selective scan into transformers' Mamba (v1) mixers, per instance.
+
+`use_fast_scan(model)` turns every `MambaMixer` in `model` into a `FastScanMambaMixer`: the same module
+(same parameters, state-dict keys and `isinstance(mixer, MambaMixer)`), whose no-cache forward calls
+`manticore.kernels.selective_scan.selective_scan` instead of transformers' per-timestep PyTorch loop.
+Other mixers (Mamba2's, attention) are left alone, and transformers' classes are not modified.
+
+Shapes: b = batch, l = sequence length, d_model = the block width, d = the mixer's intermediate size
+(expand * d_model), n = state size, r = the time-step rank.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers.integrations.accelerate import force_accelerate_hooks
+from transformers.models.mamba import modeling_mamba
+from transformers.models.mamba.modeling_mamba import MambaMixer, apply_mask_to_padding_states
+
+from .selective_scan import _mamba_ssm_scan, selective_scan
+
+__all__ = ["FastScanMambaMixer", "use_fast_scan"]
+
+
+class FastScanMambaMixer(MambaMixer):
+    """transformers' `MambaMixer` whose full-sequence forward uses `selective_scan`.
+
+    Only ever made from an existing `MambaMixer` by `use_fast_scan` (its class is swapped, nothing is copied).
+    Falls back to transformers' own forward for generation (a cache is passed), for packed sequences, and on
+    CUDA with mamba_ssm installed (transformers then uses mamba_ssm's fused kernels itself).
+    """
+
+    def forward(self, hidden_states, cache_params=None, attention_mask=None, **kwargs):
+        """hidden_states: (b, l, d_model); attention_mask: (b, l) with 1 for tokens, 0 for padding, or None."""
+        packed = kwargs.get("cu_seqlens") is not None or kwargs.get("seq_idx") is not None
+        if cache_params is not None or packed or (hidden_states.is_cuda and _mamba_ssm_scan is not None):
+            return super().forward(hidden_states, cache_params=cache_params, attention_mask=attention_mask, **kwargs)
+        return self._fast_forward(hidden_states, attention_mask)
+
+    @force_accelerate_hooks(["conv1d", "dt_proj"])  # as transformers' forward: their weights are used directly
+    def _fast_forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        dtype = hidden_states.dtype
+        hidden_states = apply_mask_to_padding_states(hidden_states, attention_mask)
+        x, gate = self.in_proj(hidden_states).transpose(1, 2).chunk(2, dim=1)  # (b, d, l) each
+
+        # The scan runs time-major: (b, l, d) tensors passed transposed reach it without a copy.
+        x = self._causal_conv(x).transpose(1, 2).contiguous()  # (b, l, d)
+        x = apply_mask_to_padding_states(x, attention_mask)
+        time_step, B, C = torch.split(
+            self.x_proj(x), [self.time_step_rank, self.ssm_state_size, self.ssm_state_size], dim=-1
+        )  # (b, l, r), (b, l, n), (b, l, n)
+        time_step = F.linear(time_step, self.dt_proj.weight)  # (b, l, d); the bias is added in the scan
+        A = -torch.exp(self.A_log.float())  # (d, n)
+        y = selective_scan(
+            x.transpose(1, 2),
+            time_step.transpose(1, 2),
+            A,
+            B.transpose(1, 2),
+            C.transpose(1, 2),
+            D=self.D.float(),
+            z=gate,
+            delta_bias=self.dt_proj.bias.float() if self.dt_proj.bias is not None else None,
+            delta_softplus=True,
+        )  # (b, d, l)
+        return self.out_proj(y.transpose(1, 2).to(dtype))  # (b, l, d_model)
+
+    def _causal_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """Depthwise causal conv1d then the activation, as transformers' `causal_conv1d_fn`: (b, d, l) -> (b, d, l)."""
+        if x.is_cuda:  # transformers' wrapper, which uses the causal-conv1d package when installed
+            return modeling_mamba.causal_conv1d_fn(
+                x, self.conv1d.weight.squeeze(1), self.conv1d.bias, activation=self.activation
+            )
+        weight = self.conv1d.weight  # (d, 1, k)
+        out = F.conv1d(x.to(weight.dtype), weight, self.conv1d.bias, padding=weight.shape[-1] - 1, groups=x.shape[1])
+        return self.act(out[..., : x.shape[-1]]).to(x.dtype)
+
+
+def use_fast_scan(model: nn.Module) -> int:
+    """Make every transformers `MambaMixer` in `model` use the fast selective scan; returns how many changed.
+
+    Changes the class of those mixer instances only (to `FastScanMambaMixer`); idempotent. Modules of any other
+    type, including Mamba2's mixers, are untouched.
+    """
+    changed = 0
+    for module in model.modules():
+        if type(module) is MambaMixer:
+            module.__class__ = FastScanMambaMixer
+            changed += 1
+    return changed

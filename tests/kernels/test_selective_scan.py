@@ -1,0 +1,208 @@
+"""The fast CPU selective scan matches the reference, and Mamba models using it match transformers' own path.
+
+Shapes: b = batch, d = channels, l = length, n = state size.
+"""
+
+import copy
+import pickle
+
+import pytest
+import torch
+from transformers import Mamba2Config, MambaConfig, MambaForCausalLM, MambaModel
+from transformers.models.mamba.modeling_mamba import MambaMixer
+from transformers.models.mamba2.modeling_mamba2 import Mamba2Mixer
+
+from manticore.components.mamba import MambaAdapter
+from manticore.components.mamba2 import Mamba2Adapter
+from manticore.kernels import FastScanMambaMixer, use_fast_scan
+from manticore.kernels.selective_scan import _SelectiveScan, selective_scan, selective_scan_ref
+
+NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+
+
+def rel_err(got: torch.Tensor, want: torch.Tensor) -> float:
+    return ((got.double() - want.double()).norm() / want.double().norm().clamp_min(1e-30)).item()
+
+
+def scan_inputs(b, d, l, n, softplus, seed=0, dtype=torch.float32):
+    """Random arguments in the regime Mamba uses: A < 0 and, after the bias (and softplus), dt > 0."""
+    g = torch.Generator().manual_seed(seed)
+    if softplus:
+        delta = torch.randn(b, d, l, generator=g) - 1.0
+        delta_bias = 0.5 * torch.randn(d, generator=g)
+    else:
+        delta = 0.3 * torch.rand(b, d, l, generator=g) + 0.01
+        delta_bias = 0.05 * torch.rand(d, generator=g)
+    tensors = dict(
+        u=torch.randn(b, d, l, generator=g),
+        delta=delta,
+        A=-torch.exp(torch.randn(d, n, generator=g)),
+        B=torch.randn(b, n, l, generator=g),
+        C=torch.randn(b, n, l, generator=g),
+        D=torch.randn(d, generator=g),
+        z=torch.randn(b, d, l, generator=g),
+        delta_bias=delta_bias,
+    )
+    return {k: v.to(dtype).requires_grad_() for k, v in tensors.items()}
+
+
+def outputs_and_grads(fn, inputs, softplus, seed=1):
+    out = fn(**inputs, delta_softplus=softplus)
+    dout = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
+    grads = torch.autograd.grad(out, list(inputs.values()), dout)
+    return out, dict(zip(inputs, grads))
+
+
+@pytest.mark.parametrize("softplus", [True, False])
+@pytest.mark.parametrize("l", [1, 7, 64, 131])
+@pytest.mark.parametrize("b,d,n", [(2, 5, 4), (1, 40, 16)])  # d = 40: several channel blocks, the last partial
+def test_fast_scan_matches_reference(b, d, n, l, softplus):
+    inputs = scan_inputs(b, d, l, n, softplus)
+    out, grads = outputs_and_grads(selective_scan, inputs, softplus)
+    want_out, want_grads = outputs_and_grads(selective_scan_ref, inputs, softplus)
+    assert out.shape == (b, d, l) and out.dtype == torch.float32
+    assert rel_err(out, want_out) <= 1e-4
+    for name in NAMES:
+        assert grads[name].shape == inputs[name].shape, name
+        assert rel_err(grads[name], want_grads[name]) <= 1e-4, name
+
+
+def test_fast_scan_is_the_autograd_function():
+    inputs = scan_inputs(1, 3, 5, 2, True)
+    out = selective_scan(**inputs, delta_softplus=True)
+    assert type(out.grad_fn).__name__ == "_SelectiveScanBackward"
+
+
+def test_optional_arguments_can_be_left_out():
+    inputs = scan_inputs(2, 6, 40, 3, False)
+    for name in ("D", "z", "delta_bias"):
+        del inputs[name]
+    out, grads = outputs_and_grads(selective_scan, inputs, False)
+    want_out, want_grads = outputs_and_grads(selective_scan_ref, inputs, False)
+    assert rel_err(out, want_out) <= 1e-4
+    for name in inputs:
+        assert rel_err(grads[name], want_grads[name]) <= 1e-4, name
+
+
+def test_only_requested_gradients_and_no_grad_forward():
+    inputs = {k: v.detach() for k, v in scan_inputs(2, 4, 70, 3, True).items()}
+    with torch.no_grad():
+        plain = selective_scan(**inputs, delta_softplus=True)
+    inputs["B"].requires_grad_()
+    out = selective_scan(**inputs, delta_softplus=True)
+    assert torch.equal(out, plain)
+    (grad_B,) = torch.autograd.grad(out.sum(), [inputs["B"]])
+    (want,) = torch.autograd.grad(selective_scan_ref(**inputs, delta_softplus=True).sum(), [inputs["B"]])
+    assert rel_err(grad_B, want) <= 1e-4
+
+
+def test_non_contiguous_inputs():
+    inputs = scan_inputs(2, 6, 33, 4, True)
+    # The layouts Mamba's mixer passes: transposed (b, l, d) and (b, l, n) tensors.
+    strided = {k: (v.detach().transpose(1, 2).contiguous().transpose(1, 2) if v.dim() == 3 else v.detach())
+               for k, v in inputs.items()}
+    assert not strided["u"].is_contiguous()
+    assert rel_err(selective_scan(**strided, delta_softplus=True),
+                   selective_scan_ref(**inputs, delta_softplus=True)) <= 1e-4
+
+
+def test_bfloat16_inputs_compute_in_float32():
+    inputs = scan_inputs(2, 8, 20, 4, True, dtype=torch.bfloat16)
+    out, grads = outputs_and_grads(selective_scan, inputs, True)
+    assert out.dtype == torch.bfloat16 and all(grads[k].dtype == torch.bfloat16 for k in NAMES)
+    want = selective_scan_ref(**{k: v.detach().float() for k, v in inputs.items()}, delta_softplus=True)
+    assert rel_err(out, want) <= 1e-2
+
+
+def test_float64_uses_the_reference():
+    inputs = scan_inputs(1, 3, 9, 2, True, dtype=torch.float64)
+    out = selective_scan(**inputs, delta_softplus=True)
+    assert out.dtype == torch.float64 and not isinstance(out.grad_fn, _SelectiveScan._backward_cls)
+    assert torch.equal(out, selective_scan_ref(**inputs, delta_softplus=True))
+
+
+def test_long_sequence_runs_forward_and_backward():
+    """l = 4096 at tiny width; a prefix of the output is the scan of the prefix (causality)."""
+    inputs = scan_inputs(1, 16, 4096, 4, True)
+    out = selective_scan(**inputs, delta_softplus=True)
+    out.square().mean().backward()
+    assert out.shape == (1, 16, 4096) and torch.isfinite(out).all()
+    assert all(torch.isfinite(inputs[k].grad).all() for k in NAMES)
+    prefix = {k: (v.detach()[..., :100] if v.dim() == 3 else v.detach()) for k, v in inputs.items()}
+    assert rel_err(out.detach()[..., :100], selective_scan_ref(**prefix, delta_softplus=True)) <= 1e-4
+
+
+def test_shape_errors_say_what_is_wrong():
+    inputs = {k: v.detach() for k, v in scan_inputs(2, 5, 7, 4, True).items()}
+    with pytest.raises(ValueError, match=r"B must be \(b, n, l\) = \(2, 4, 7\)"):
+        selective_scan(**{**inputs, "B": inputs["B"][:, :3]})
+    with pytest.raises(ValueError, match=r"A must be \(d, n\) with d = 5"):
+        selective_scan(**{**inputs, "A": inputs["A"][:4]})
+    with pytest.raises(ValueError, match=r"u must be \(b, d, l\)"):
+        selective_scan(**{**inputs, "u": inputs["u"][0]})
+
+
+# -- Mamba models -------------------------------------------------------------------------------------------
+def tiny_mamba_config(**kwargs):
+    return MambaConfig(vocab_size=61, hidden_size=32, num_hidden_layers=2, state_size=8, expand=2,
+                       bos_token_id=None, eos_token_id=None, pad_token_id=None, **kwargs)
+
+
+def test_use_fast_scan_swaps_only_mamba_mixers():
+    model = MambaModel(tiny_mamba_config())
+    keys = list(model.state_dict())
+    assert use_fast_scan(model) == 2
+    assert use_fast_scan(model) == 0  # idempotent
+    assert all(type(layer.mixer) is FastScanMambaMixer for layer in model.layers)
+    assert all(isinstance(layer.mixer, MambaMixer) for layer in model.layers)
+    assert list(model.state_dict()) == keys
+    assert type(pickle.loads(pickle.dumps(model)).layers[0].mixer) is FastScanMambaMixer
+    assert MambaMixer.forward is not FastScanMambaMixer.forward  # transformers' class is untouched
+    assert all(type(layer.mixer) is MambaMixer for layer in MambaModel(tiny_mamba_config()).layers)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_patched_mamba_matches_transformers(train):
+    """Outputs and every parameter gradient, with left padding in the batch.
+
+    The loss is linear in the output (a random cotangent): a sum of squares after the final RMSNorm is nearly
+    constant, so its gradients are mostly float32 rounding, on transformers' own path as much as on ours.
+    """
+    torch.manual_seed(0)
+    slow = MambaModel(tiny_mamba_config()).train(train)
+    fast = copy.deepcopy(slow)
+    use_fast_scan(fast)
+    ids = torch.randint(0, 61, (3, 45))
+    mask = torch.ones_like(ids)
+    mask[1, :7] = 0
+    cotangent = torch.randn(3, 45, 32)
+    outs, grads = [], []
+    for model in (slow, fast):
+        out = model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        (out * cotangent).sum().backward()
+        outs.append(out)
+        grads.append({name: p.grad for name, p in model.named_parameters()})
+    assert rel_err(outs[1], outs[0]) <= 1e-4
+    assert grads[0].keys() == grads[1].keys()
+    for name, want in grads[0].items():
+        assert rel_err(grads[1][name], want) <= 1e-4, name
+
+
+def test_patched_mamba_generation_falls_back_to_the_cache_path():
+    torch.manual_seed(0)
+    slow = MambaForCausalLM(tiny_mamba_config()).eval()
+    fast = copy.deepcopy(slow)
+    use_fast_scan(fast)
+    ids = torch.randint(0, 61, (2, 9))
+    kwargs = dict(max_new_tokens=5, do_sample=False, pad_token_id=0)
+    assert torch.equal(fast.generate(ids, **kwargs), slow.generate(ids, **kwargs))
+
+
+def test_mamba_adapter_uses_the_fast_scan_and_mamba2_does_not():
+    mamba = MambaAdapter(tiny_mamba_config())
+    assert all(type(block.mixer) is FastScanMambaMixer for block in mamba.blocks)
+    config = Mamba2Config(vocab_size=61, hidden_size=32, num_hidden_layers=2, state_size=8, expand=2, head_dim=8,
+                          num_heads=8, n_groups=1, chunk_size=8, bos_token_id=None, eos_token_id=None,
+                          pad_token_id=None)
+    mamba2 = Mamba2Adapter(config)
+    assert all(type(block.mixer) is Mamba2Mixer for block in mamba2.blocks)
