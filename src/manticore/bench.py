@@ -1,8 +1,8 @@
 """`python -m manticore.bench` (or `make bench`): what a hybrid costs against its parts, through our model.
 
 Every figure is a median over timed steps after warm-up, in one process; a step is forward, backward and
-an AdamW update of a causal LM on random tokens. Peak memory is measured in a fresh process per case
-(the growth of the resident set over a forward+backward). Targets (issue 3):
+an AdamW update of a causal LM on random tokens; the models are timed in turn, so drift hits all alike.
+Training memory is counted exactly: parameters, gradients and every tensor autograd saves for backward. Targets (issue 3):
 
     (a) Mamba step <= 1.5 x GPT-Neo step (one-hot hybrids, same d_model, depth, batch, T=256)
     (b) Mamba time per token grows <= 1.3 x from T=256 to T=4096; T=16384 runs in bounded memory
@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
-import resource
 import statistics
 import time
 
@@ -72,47 +70,67 @@ def step_time(model, batch: int, length: int, vocab: int, warmup: int, steps: in
     return statistics.median(times)
 
 
-def _peak_memory(case: str, args, batch: int, length: int, queue) -> None:
-    torch.set_num_threads(args.threads)
-    model = build(case, args)
-    ids = torch.randint(0, args.vocab, (batch, length))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    logits = model(input_ids=ids).logits
-    torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten()).backward()
-    queue.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)  # MiB (ru_maxrss is KiB)
+def training_memory_mib(model, batch: int, length: int, vocab: int) -> float:
+    """Parameters + gradients + everything autograd saves for backward in one step, in MiB.
+
+    This is what a forward + backward must hold at its peak (optimizer state aside); counted exactly, by
+    storage, with saved-tensor hooks, so it doesn't depend on the allocator or on other processes.
+    """
+    storages: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    ids = torch.randint(0, vocab, (batch, length))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        logits = model(input_ids=ids).logits
+        loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten())
+    loss.backward()
+    weights = sum(2 * p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    model.zero_grad(set_to_none=True)
+    return (weights + sum(storages.values())) / 2**20
 
 
-def peak_memory(case: str, args, batch: int, length: int) -> float:
-    """MiB the resident set grows by during one forward + backward, in a fresh process."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    process = ctx.Process(target=_peak_memory, args=(case, args, batch, length, queue))
-    process.start()
-    value = queue.get()
-    process.join()
-    return value
+def interleaved_step_times(models: dict, batch: int, length: int, vocab: int, warmup: int, steps: int) -> dict:
+    """Median seconds per step of each model, timing the models in turn so drift hits all alike."""
+    ids = torch.randint(0, vocab, (batch, length))
+    optimizers = {name: torch.optim.AdamW(m.parameters(), lr=1e-4) for name, m in models.items()}
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for i in range(warmup + steps):
+        for name, model in models.items():
+            start = time.perf_counter()
+            logits = model(input_ids=ids).logits
+            torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten()).backward()
+            optimizers[name].step()
+            optimizers[name].zero_grad(set_to_none=True)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def run(args) -> dict:
     torch.set_num_threads(args.threads)
-    t = {}
-    for case in ("gpt_neo", "mamba", "hybrid-gpt_neo", "hybrid-mamba", "hybrid-mixed"):
-        t[case] = step_time(build(case, args), args.batch, args.seq_len, args.vocab, args.warmup, args.steps)
+    cases = ("gpt_neo", "mamba", "hybrid-gpt_neo", "hybrid-mamba", "hybrid-mixed")
+    models = {case: build(case, args) for case in cases}
+    t = interleaved_step_times(models, args.batch, args.seq_len, args.vocab, args.warmup, args.steps)
+    for case in cases:
         print(f"  {case:<16} {t[case]:.3f} s/step", flush=True)
     tokens = args.batch * args.seq_len
-    mamba_long = build("hybrid-mamba", args)
     long_batch = max(1, tokens // args.long_len)
-    t_long = step_time(mamba_long, long_batch, args.long_len, args.vocab, 1, max(3, args.steps // 2))
+    t_long = step_time(models["hybrid-mamba"], long_batch, args.long_len, args.vocab, 1, max(3, args.steps // 2))
     per_token_ratio = (t_long / (long_batch * args.long_len)) / (t["hybrid-mamba"] / tokens)
-    memory = {case: peak_memory(case, args, args.batch, args.seq_len) for case in ("gpt_neo", "mamba", "hybrid-mixed")}
-    path_x = peak_memory("hybrid-mamba", args, 1, args.path_x_len)
+    memory = {case: training_memory_mib(models[case], args.batch, args.seq_len, args.vocab)
+              for case in ("gpt_neo", "mamba", "hybrid-mixed")}
+    path_x = {n: training_memory_mib(models["hybrid-mamba"], 1, n, args.vocab) for n in (args.long_len, args.path_x_len)}
     rows = [
         ("(a) Mamba / GPT-Neo step (one-hot hybrids)", t["hybrid-mamba"] / t["hybrid-gpt_neo"], 1.5),
         (f"(b) Mamba time/token T={args.long_len} / T={args.seq_len}", per_token_ratio, 1.3),
         ("(c) mixed K=2 hybrid / (GPT-Neo + Mamba alone)", t["hybrid-mixed"] / (t["gpt_neo"] + t["mamba"]), 1.15),
         ("(d) one-hot hybrid / component alone: GPT-Neo", t["hybrid-gpt_neo"] / t["gpt_neo"], 1.10),
         ("(d) one-hot hybrid / component alone: Mamba", t["hybrid-mamba"] / t["mamba"], 1.10),
-        ("(e) hybrid peak memory / sum of components'", memory["hybrid-mixed"] / (memory["gpt_neo"] + memory["mamba"]), 1.2),
+        ("(e) hybrid training memory / sum of components'", memory["hybrid-mixed"] / (memory["gpt_neo"] + memory["mamba"]), 1.2),
     ]
     return {"times": t, "t_long": t_long, "memory_mib": memory, "path_x_mib": path_x, "rows": rows}
 
@@ -128,7 +146,7 @@ def main(argv=None) -> int:
     parser.add_argument("--path-x-len", type=int, default=16384)
     parser.add_argument("--vocab", type=int, default=512)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=7)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -144,9 +162,10 @@ def main(argv=None) -> int:
           f"Mamba at T={args.long_len}: {result['t_long']:.3f}")
     tokens = args.batch * args.seq_len
     print(f"tokens/s: GPT-Neo {tokens / t['gpt_neo']:,.0f}, Mamba {tokens / t['mamba']:,.0f}")
-    m = result["memory_mib"]
-    print(f"peak memory growth (MiB): GPT-Neo {m['gpt_neo']:.0f}, Mamba {m['mamba']:.0f}, hybrid {m['hybrid-mixed']:.0f}; "
-          f"Mamba hybrid at T={args.path_x_len} (Path-X), batch 1: {result['path_x_mib']:.0f}")
+    m, px = result["memory_mib"], result["path_x_mib"]
+    print(f"training memory (MiB: parameters + gradients + saved activations): GPT-Neo {m['gpt_neo']:.0f}, "
+          f"Mamba {m['mamba']:.0f}, mixed hybrid {m['hybrid-mixed']:.0f}; Mamba hybrid, batch 1: "
+          f"T={args.long_len} {px[args.long_len]:.0f}, T={args.path_x_len} (Path-X) {px[args.path_x_len]:.0f} (linear in T)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
