@@ -77,7 +77,7 @@ def test_a_tiny_run_end_to_end(tmp_path):
     retrained = manticore.ManticoreForCausalLM.from_pretrained(tmp_path / "retrain" / "model")
     assert torch.allclose(retrained.mixture_weights(), torch.tensor(searched), atol=1e-6)
     results = json.loads((tmp_path / "results.json").read_text())
-    assert sorted(e["model"] for e in results["entries"]) == ["gpt_neo", "hybrid", "mamba"]
+    assert sorted(e["model"] for e in results["entries"]) == ["gpt_neo", "hybrid", "mamba", "programmed-metadata"]
     sweep = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert len(sweep["points"]) == 4  # α_0 in {0, 1} per block, L = 2
     discretized = json.loads((tmp_path / "discretize" / "discretize.json").read_text())

@@ -30,7 +30,7 @@ from .config import SearchConfig, TrainConfig, from_dict
 STAGES = ("pretrain", "pretrain-projectors", "search", "retrain", "baselines", "discretize", "program", "sweep",
           "eval", "report")
 STAGE_FIELDS = {"train", "search", "task", "seeds", "method", "grid_step", "per_block", "fine_tune", "proxy_tasks",
-                "proxy_width", "model", "proxy_preset", "proxy_num_train"}
+                "proxy_width", "model", "proxy_preset", "proxy_num_train", "proxy_train"}
 
 
 @dataclass

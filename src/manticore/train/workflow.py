@@ -26,6 +26,7 @@ from ..hybrid.model import ManticoreForCausalLM, ManticoreForSequenceClassificat
 from ..tasks.base import Task
 from . import stages
 from .engine import is_main
+from .config import TrainConfig, from_dict
 from .run_config import RunConfig
 
 PROJECTOR_TASK = {"name": "lm/shakespeare"}  # the default general-text corpus
@@ -145,39 +146,58 @@ def run_baselines(cfg: RunConfig, resume: bool = False) -> dict:
         _, result = stages.retrain(cfg.stage_dir("search") / "initial", searched_alphas(cfg), task, train_seed,
                                    cfg.stage_dir("baselines") / "hybrid" / f"seed{seed}")
         entries.append({"model": "hybrid", "seed": seed, "test": result["test"], "alphas": result["alphas"]})
-    results = {"task": task.name, "metric": "loss", "entries": entries}
-    if is_main():
-        (Path(cfg.out_dir) / "results.json").write_text(json.dumps(results, indent=2))
-    return results
+    add_results(cfg, task, entries)
+    return {"task": task.name, "metric": "loss", "entries": entries}
 
 
 def run_program(cfg: RunConfig, resume: bool = False) -> dict:
-    """Program α without searching on the task ('metadata' or 'proxy'), then fine-tune with it frozen."""
+    """Program α without searching on the task ('metadata' or 'proxy'), then fine-tune with it frozen, for
+    every seed; the fine-tuned results join out_dir/results.json as model 'programmed-<method>'."""
     section = cfg.stage("program")
     method = section.get("method", "metadata")
     task = get_task(cfg, cfg.task_settings("program"))
-    initial = initial_hybrid(cfg, task)
     out = cfg.stage_dir("program")
     if method == "metadata":
         if task.max_length is None:
             raise ValueError(f"Task {task.name!r} does not report its sequence length (max_length), so metadata "
                              "programming has nothing to go on; use method: proxy.")
-        alphas = stages.program_metadata(initial, task.max_length)
+        alphas = stages.program_metadata(initial_hybrid(cfg, task), task.max_length)
     elif method == "proxy":
         from ..tasks.mad import MAD_TASKS
 
         names = section.get("proxy_tasks", list(MAD_TASKS))
         proxy_tasks = [tasks.get(n, preset=section.get("proxy_preset", "baseline"), seed=cfg.seed,
                                  num_train=section.get("proxy_num_train", 256), num_test=64) for n in names]
-        alphas = stages.program_proxy(initial, proxy_tasks, cfg.train_config("program"), cfg.search_config("program"),
-                                      out / "proxy", width=section.get("proxy_width", 32))
+        proxy_train = from_dict(TrainConfig, {"seed": cfg.seed, **cfg.train, **section.get("proxy_train", {})},
+                                "stages.program.proxy_train")
+        alphas = stages.program_proxy(initial_hybrid(cfg, task), proxy_tasks, proxy_train,
+                                      cfg.search_config("program"), out / "proxy", width=section.get("proxy_width", 32))
     else:
         raise ValueError(f"stages.program.method={method!r} is not valid; accepted: metadata, proxy.")
     if is_main():
         out.mkdir(parents=True, exist_ok=True)
         (out / "alphas.json").write_text(json.dumps({"method": method, "alphas": alphas}, indent=2))
-    _, result = stages.retrain(initial, alphas, task, cfg.train_config("program"), out / "finetune", resume)
-    return {"method": method, "alphas": alphas, **result}
+    train = cfg.train_config("program")
+    entries = []
+    for seed in section.get("seeds", [cfg.seed]):
+        seeded = TrainConfig(**{**train.to_dict(), "seed": seed})
+        _, result = stages.retrain(initial_hybrid(cfg, task), alphas, task, seeded, out / "finetune" / f"seed{seed}",
+                                   resume)
+        entries.append({"model": f"programmed-{method}", "seed": seed, "test": result["test"], "alphas": alphas})
+    add_results(cfg, task, entries)
+    return {"method": method, "alphas": alphas, "entries": entries}
+
+
+def add_results(cfg: RunConfig, task: Task, entries: list[dict]) -> None:
+    """Merge entries into out_dir/results.json, replacing earlier entries of the same models."""
+    if not is_main():
+        return
+    path = Path(cfg.out_dir) / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {"task": task.name, "metric": "loss", "entries": []}
+    names = {e["model"] for e in entries}
+    results["entries"] = [e for e in results["entries"] if e["model"] not in names] + entries
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
 
 
 def run_sweep(cfg: RunConfig, resume: bool = False) -> dict:
