@@ -1,7 +1,6 @@
 """Run configs and the stage runners: shipped configs load, bad configs fail early, a tiny run completes."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch

@@ -23,7 +23,6 @@ from transformers.modeling_outputs import (
     SequenceClassifierOutput,
 )
 
-from ..components.base import ComponentAdapter
 from ..components.registry import adapter_class
 from .block import ManticoreBlock
 from .config import ManticoreConfig

@@ -29,7 +29,7 @@ import torch
 
 from .base import SequenceDataset, Task
 from .cache import cached
-from .corpora import carve_splits, count_labels, source_fingerprint
+from .files import carve_splits, count_labels, source_fingerprint
 from .registry import register
 
 NAMED_PATHS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}  # Debian: dataset-fashion-mnist

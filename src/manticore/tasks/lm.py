@@ -46,8 +46,9 @@ import torch
 
 from .base import IGNORE_INDEX, SequenceDataset, Task
 from .cache import cached
-from .corpora import (Record, carve_splits, corpus_names, corpus_works, is_hf_dataset_dir, load_corpus,
-                      load_hf_records, read_lines, read_records, shakespeare_dir, source_fingerprint, split_files)
+from .corpora import corpus_names, corpus_works, load_corpus, shakespeare_dir
+from .files import (Record, carve_splits, is_hf_dataset_dir, load_hf_records, read_lines, read_records,
+                    source_fingerprint, split_files)
 from .registry import register
 from .tokenizers import get_tokenizer, id_dtype
 

@@ -26,8 +26,8 @@ import torch
 
 from .base import SequenceDataset, Task
 from .cache import cached
-from .corpora import (Record, carve_splits, count_labels, is_hf_dataset_dir, load_hf_records, read_records,
-                      source_fingerprint, split_files)
+from .files import (Record, carve_splits, count_labels, is_hf_dataset_dir, load_hf_records, read_records,
+                    source_fingerprint, split_files)
 from .registry import register
 from .tokenizers import get_tokenizer, id_dtype
 
