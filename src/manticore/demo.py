@@ -45,7 +45,8 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = ()) -> di
         print("\n" + summarise_results(out / "results.json"))
     if (out / "discretize" / "discretize.json").exists():
         report = json.loads((out / "discretize" / "discretize.json").read_text())
+        tuned = report.get("test_after_fine_tuning")
         print(f"\nDiscretized: {report['parameters_before']:,} -> {report['parameters_after']:,} parameters, "
-              f"test loss {report['test']['loss']:.4f}")
+              f"test loss {report['test']['loss']:.4f}" + (f", {tuned['loss']:.4f} after fine-tuning" if tuned else ""))
     print(f"\nDone in {time.time() - start:.0f} s. Report: {out / 'report.md'}")
     return results

@@ -236,6 +236,9 @@ def run_discretize(cfg: RunConfig, resume: bool = False) -> dict:
     out = cfg.stage_dir("discretize")
     train = cfg.train_config("discretize")
     report["test"] = stages.evaluate(model, task, train.batch_size, max_batches=train.eval_batches)
+    if cfg.stage("discretize").get("fine_tune", False):  # recover what dropping the other branches cost
+        model, result = stages.retrain(model, model.mixture_weights().detach(), task, train, out / "finetune")
+        report["test_after_fine_tuning"] = result["test"]
     if is_main():
         model.save_pretrained(out / "model")
         (out / "discretize.json").write_text(json.dumps(report, indent=2, default=str))
