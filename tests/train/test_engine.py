@@ -117,3 +117,25 @@ def test_search_config_validation():
         SearchConfig(algorithm="random")
     with pytest.raises(ValueError, match="bilevel"):
         SearchConfig(updates="simultaneous", bilevel=True)
+
+
+def test_bf16_autocast_trains(task, tmp_path):
+    engine = Engine(hybrid(task), task, TrainConfig(max_steps=3, batch_size=16, lr=3e-3, precision="bf16"), tmp_path)
+    metrics = engine.train()
+    assert torch.isfinite(torch.tensor(metrics["loss"]))
+    assert all(p.dtype == torch.float32 for p in engine.model.parameters())  # autocast: fp32 master weights
+
+
+def test_gradient_accumulation_matches_a_larger_batch(task, tmp_path):
+    """2 micro-batches of 8 accumulate to the gradient of one batch of 16 (the same 16 examples)."""
+    def gradients(batch_size, accum):
+        model = hybrid(task)
+        engine = Engine(model, task, TrainConfig(max_steps=1, batch_size=batch_size, grad_accum=accum),
+                        tmp_path / f"{batch_size}x{accum}")
+        engine._backward(engine.stream)
+        return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+    one, two = gradients(16, 1), gradients(8, 2)
+    assert one.keys() == two.keys()
+    for name in one:
+        assert torch.allclose(one[name], two[name], atol=1e-6, rtol=1e-4), name
