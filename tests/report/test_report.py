@@ -239,3 +239,16 @@ def test_no_metrics_anywhere_is_an_error(tmp_path):
     assert str(tmp_path) in str(error.value)
     with pytest.raises(ValueError, match="does not exist"):
         write_report(tmp_path / "nowhere")
+
+
+def test_the_verdict_comes_first(tmp_path):
+    stage = tmp_path / "retrain"
+    stage.mkdir()
+    (stage / "metrics.jsonl").write_text(json.dumps({"step": 1, "split": "test", "loss": 1.0}) + "\n")
+    entries = [{"model": m, "seed": s, "test": {"loss": base + 0.01 * s}}
+               for m, base in (("hybrid", 1.0), ("gpt_neo", 2.0)) for s in range(3)]
+    (tmp_path / "results.json").write_text(json.dumps({"task": "t", "metric": "loss", "entries": entries}))
+    text = write_report(tmp_path).read_text()
+    glance = text.index("## At a glance")
+    assert glance < text.index("## Stages")
+    assert "hybrid vs **gpt_neo** on loss: significant: hybrid better" in text[glance:text.index("## Stages")]

@@ -83,3 +83,16 @@ def test_a_tiny_run_end_to_end(tmp_path):
     assert discretized["parameters_after"] < discretized["parameters_before"]
     assert (tmp_path / "report.md").exists()
     assert "Components against the hybrid" in (tmp_path / "report.md").read_text()
+
+
+def test_pretrained_components_are_reused_with_the_same_settings(tmp_path, capsys):
+    args = ["pretrain", "--config", str(CONFIGS / "quickstart.yaml"), "--out", str(tmp_path),
+            "--set", "train.max_steps=1", "--set", "train.eval_batches=1"]
+    assert main(args) == 0
+    stamp = (tmp_path / "pretrain" / "gpt_neo" / "model" / "model.safetensors").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "Reusing the pretrained gpt_neo" in capsys.readouterr().out
+    assert (tmp_path / "pretrain" / "gpt_neo" / "model" / "model.safetensors").stat().st_mtime_ns == stamp
+    assert main(args[:-4] + ["--set", "train.max_steps=2", "--set", "train.eval_batches=1"]) == 0
+    assert (tmp_path / "pretrain" / "gpt_neo" / "model" / "model.safetensors").stat().st_mtime_ns != stamp

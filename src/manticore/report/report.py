@@ -541,6 +541,9 @@ def write_report(run_dir: str | Path) -> Path:
     head = [f"# Manticore run report: `{run_dir.resolve().name}`", "",
             f"Run directory: `{run_dir}`. {len(stages)} stage(s), {len(sweeps)} sweep(s), "
             f"{'a' if (run_dir / RESULTS).exists() else 'no'} `{RESULTS}`.", ""]
+    glance = [line for line in sections[1] if line.startswith("- hybrid vs ")]
+    if glance:  # whether the hybrid beat its components, before anything else
+        head += ["## At a glance", "", *glance, ""]
     if missing:
         head += ["## Not in this report", "", *(f"- {m}" for m in missing), ""]
     report = run_dir / REPORT

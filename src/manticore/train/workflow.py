@@ -85,15 +85,27 @@ def initial_hybrid(cfg: RunConfig, task: Task):
 
 # -- the stages -----------------------------------------------------------------------------------------------
 def run_pretrain(cfg: RunConfig, resume: bool = False) -> dict:
-    task = get_task(cfg, cfg.stage("pretrain").get("task") or PROJECTOR_TASK)
-    results = {}
+    """Pretrain each component given as a config; one already pretrained with the same settings is reused."""
+    task_settings = cfg.stage("pretrain").get("task") or PROJECTOR_TASK
+    train = cfg.train_config("pretrain")
+    task, results = None, {}
     for spec in cfg.components:
         if spec.config is None:
             continue  # given as a checkpoint: already pretrained
+        out = cfg.stage_dir("pretrain") / spec.name
+        settings = {"config": spec.config, "task": task_settings, "train": train.to_dict()}
+        done = out / "result.json"
+        if not resume and (out / "model").exists() and done.exists() and \
+                json.loads(done.read_text()).get("settings") == settings:
+            print(f"Reusing the pretrained {spec.name} in {out} (same config, task and training settings).")
+            results[spec.name] = json.loads(done.read_text())
+            continue
+        task = task or get_task(cfg, task_settings)
         values = dict(spec.config)
         config = AutoConfig.for_model(values.pop("model_type"), **values)
-        _, results[spec.name] = stages.pretrain(config, task, cfg.train_config("pretrain"),
-                                                cfg.stage_dir("pretrain") / spec.name, resume)
+        _, results[spec.name] = stages.pretrain(config, task, train, out, resume)
+        if is_main():
+            done.write_text(json.dumps({**results[spec.name], "settings": settings}, indent=2))
     return results
 
 
