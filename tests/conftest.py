@@ -63,6 +63,19 @@ def tiny_component(family: str, seed: int = 0, **kwargs):
     return AutoModelForCausalLM.from_config(tiny_config(family, **kwargs)).eval()
 
 
+def save_word_tokenizer(folder, lines):
+    """A WordLevel tokenizer ([PAD]=0, [UNK]=1, [EOS]=2, then the words of `lines`) saved with save_pretrained."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.train_from_iterator(lines, trainers.WordLevelTrainer(special_tokens=["[PAD]", "[UNK]", "[EOS]"]))
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]")
+    wrapped.save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture
 def ids():
     torch.manual_seed(123)

@@ -10,6 +10,7 @@ from manticore import tasks
 from manticore.tasks import IGNORE_INDEX
 from manticore.tasks.lm import ALPACA_PROMPT
 from manticore.tasks.tokenizers import ByteTokenizer
+from conftest import save_word_tokenizer
 
 BYTES = ByteTokenizer()
 EOS = BYTES.eos_token_id
@@ -206,18 +207,6 @@ def test_caps_and_cache_follow_the_file(tmp_path):
     os.utime(path, ns=(0, 10**18))
     assert stream_of(tasks.get("lm/text", path=str(path), block_size=8).train) != stream_of(first.train)
 
-
-def save_word_tokenizer(folder, lines):
-    """A WordLevel tokenizer ([PAD]=0, [UNK]=1, [EOS]=2, then the words of `lines`) saved with save_pretrained."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    core = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    core.train_from_iterator(lines, trainers.WordLevelTrainer(special_tokens=["[PAD]", "[UNK]", "[EOS]"]))
-    wrapped = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]")
-    wrapped.save_pretrained(folder)
-    return folder
 
 
 def test_hf_tokenizer_packs_with_its_eos(tmp_path):

@@ -4,21 +4,10 @@ import pytest
 import torch
 
 from manticore.tasks.tokenizers import ByteTokenizer, HFTokenizer, get_tokenizer, id_dtype
+from conftest import save_word_tokenizer
 
 LINES = ["the cat sat on the mat", "the dog ran to the cat", "a cat and a dog"]
 
-
-def save_word_tokenizer(folder, lines=LINES):
-    """A WordLevel tokenizer trained on `lines`, wrapped and saved with save_pretrained -> its folder."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    core = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    core.train_from_iterator(lines, trainers.WordLevelTrainer(special_tokens=["[PAD]", "[UNK]", "[EOS]"]))
-    wrapped = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]")
-    wrapped.save_pretrained(folder)
-    return folder
 
 
 def test_byte_ids_are_bytes_and_specials_follow():
@@ -37,7 +26,7 @@ def test_byte_decode_drops_specials_and_replaces_invalid_utf8():
 
 
 def test_hf_adapter_on_a_local_word_level_tokenizer(tmp_path):
-    tok = get_tokenizer(str(save_word_tokenizer(tmp_path / "tok")))
+    tok = get_tokenizer(str(save_word_tokenizer(tmp_path / "tok", LINES)))
     assert isinstance(tok, HFTokenizer)
     specials = ["[PAD]", "[UNK]", "[EOS]"]
     vocab = {w for line in LINES for w in line.split()}
@@ -51,7 +40,7 @@ def test_hf_adapter_on_a_local_word_level_tokenizer(tmp_path):
 
 
 def test_hf_fingerprint_changes_with_the_files(tmp_path):
-    folder = save_word_tokenizer(tmp_path / "tok")
+    folder = save_word_tokenizer(tmp_path / "tok", LINES)
     before = get_tokenizer(str(folder)).fingerprint
     assert get_tokenizer(str(folder)).fingerprint == before
     save_word_tokenizer(folder, LINES + ["an owl flew"])

@@ -176,10 +176,10 @@ class ManticoreModel(ManticorePreTrainedModel):
         x = self.embed(input_ids, inputs_embeds)
         alphas = self.mixture()
         self.mixture.check_pruned(alphas)
-        self.check_sequence_length(x.shape[1], alphas)
+        active = (alphas > 0).any(0).tolist()  # components with weight in some block
+        self.check_sequence_length(x.shape[1], active)
         if position_ids is None:
             position_ids = torch.arange(x.shape[1], device=x.device)[None]
-        active = (alphas > 0).any(0).tolist()
         contexts = [c.prepare(x, attention_mask, position_ids) if on else None
                     for c, on in zip(self.components, active)]
         hidden_states = [x]
@@ -204,9 +204,8 @@ class ManticoreModel(ManticorePreTrainedModel):
             )
         return self.embed_tokens(input_ids)
 
-    def check_sequence_length(self, length: int, alphas: torch.Tensor) -> None:
-        """Raise if a component with non-zero weight in any block can't take `length` positions."""
-        used = (alphas > 0).any(0).tolist()
+    def check_sequence_length(self, length: int, used: list[bool]) -> None:
+        """Raise if a component used (non-zero weight in some block) can't take `length` positions."""
         for k, (component, on) in enumerate(zip(self.components, used)):
             limit = component.max_positions
             if on and limit is not None and length > limit:
