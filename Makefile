@@ -28,6 +28,7 @@ demo: $(STAMP)
 	$(BIN)/manticore demo
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 # The performance table (issue 3's targets); not part of `make test`.

@@ -18,8 +18,11 @@ from transformers import (
     MambaConfig,
     MistralConfig,
     Qwen2Config,
+    Qwen3Config,
 )
 from transformers.utils import logging
+
+from manticore.components import supported_families
 
 logging.set_verbosity_error()
 
@@ -39,9 +42,11 @@ def tiny_config(family: str, d_model: int = 32, depth: int = 2, vocab: int = VOC
     if family == "gpt_neox":
         return GPTNeoXConfig(hidden_size=d_model, num_hidden_layers=depth, num_attention_heads=heads,
                              intermediate_size=2 * d_model, **common)
-    if family in ("llama", "qwen2", "mistral"):
-        cls = {"llama": LlamaConfig, "qwen2": Qwen2Config, "mistral": MistralConfig}[family]
+    if family in ("llama", "qwen2", "mistral", "qwen3"):
+        cls = {"llama": LlamaConfig, "qwen2": Qwen2Config, "mistral": MistralConfig, "qwen3": Qwen3Config}[family]
         extra = {"sliding_window": 4} if family == "mistral" else {}
+        if family == "qwen3":
+            extra = {"head_dim": d_model // heads}  # Qwen3's head_dim doesn't follow the width (default 128)
         return cls(hidden_size=d_model, num_hidden_layers=depth, num_attention_heads=heads, num_key_value_heads=heads // 2,
                    intermediate_size=2 * d_model, **extra, **common)
     if family == "mamba":
@@ -52,7 +57,7 @@ def tiny_config(family: str, d_model: int = 32, depth: int = 2, vocab: int = VOC
     raise KeyError(family)
 
 
-FAMILIES = ["gpt_neo", "gpt2", "gpt_neox", "llama", "qwen2", "mistral", "mamba", "mamba2"]
+FAMILIES = supported_families()  # every registered family; tiny_config must build each of them
 
 
 def tiny_component(family: str, seed: int = 0, **kwargs):

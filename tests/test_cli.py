@@ -1,11 +1,19 @@
-"""The `manticore` command: demo, build, inspect."""
+"""The `manticore` command: demo, build, inspect, every stage's --help, and start-up without torch."""
 
+import dataclasses
+import os
 import re
+import subprocess
+import sys
+import typing
 
+import pytest
 import torch
 
 import manticore
 from manticore.cli import main, parse_weights
+from manticore.train.settings import _yaml, default_of, field_docs
+from manticore.train.stages import STAGES, names as stage_names
 from conftest import tiny_component
 
 
@@ -49,3 +57,48 @@ def test_parse_weights():
     assert parse_weights("0.5,0.5") == [0.5, 0.5]
     assert parse_weights("1,0;0.3,0.7") == [[1.0, 0.0], [0.3, 0.7]]
     assert parse_weights("[[1, 0]]") == [[1, 0]]
+
+
+@pytest.mark.parametrize("name", stage_names())
+def test_every_stage_help_lists_its_settings_with_defaults(name, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([name, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    settings = STAGES[name].settings
+    for field in dataclasses.fields(settings):
+        hint = typing.get_type_hints(settings)[field.name]
+        if dataclasses.is_dataclass(hint):
+            assert f"{field.name}:   [{hint.__name__}]" in text
+            assert all(f"{f.name}: " in text for f in dataclasses.fields(hint))
+        else:
+            assert re.search(rf"\n\s+{field.name}: {re.escape(_yaml(default_of(field)))}\s", text), field.name
+        assert field_docs(settings)[field.name].split()[0] in text  # its docstring
+    if any(dataclasses.is_dataclass(h) and h.__name__ == "SearchConfig"
+           for h in typing.get_type_hints(settings).values()):
+        assert "gumbel: " in text and "temperature: 1.0" in text  # the algorithms and their hyperparameters
+
+
+def test_the_command_line_loads_without_torch():
+    """`manticore --help` and every stage's --help build without importing torch or transformers (start-up)."""
+    code = ("import sys; import manticore.cli as cli; parser = cli.build_parser(); "
+            "[cli.stage_epilog(s) for s in cli.STAGES.values()] if hasattr(cli, 'STAGES') else None; "
+            "print(sorted(m for m in ('torch', 'transformers', 'numba', 'scipy', 'matplotlib') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_import_manticore_is_cheap_and_still_registers_the_auto_classes(tmp_path):
+    torch.manual_seed(0)
+    model = manticore.ManticoreForCausalLM.from_components([tiny_component("gpt_neo", depth=2)], num_blocks=1)
+    model.save_pretrained(tmp_path / "hybrid")
+    first = "import sys, manticore; assert 'torch' not in sys.modules, 'import manticore loaded torch'; "
+    load = ("from transformers import AutoModelForCausalLM; "
+            f"m = AutoModelForCausalLM.from_pretrained({str(tmp_path / 'hybrid')!r}); print(type(m).__name__)")
+    for code in (first + load,  # manticore first, transformers' Auto classes later
+                 "from transformers import AutoConfig; import manticore; " + load):  # the other way round
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().splitlines()[-1] == "ManticoreForCausalLM"

@@ -1,12 +1,12 @@
 """The `manticore` command: thin subcommands over the library's functions.
 
-Workflow stages, each configured by a YAML run config (see configs/) with `--set key=value` overrides:
+Workflow stages, one subcommand each (from the stage registry, `manticore.train.stages`), driven by a YAML
+run config (see configs/) with `--set key=value` overrides; `manticore <stage> --help` lists its settings:
 
     manticore run --config configs/demo.yaml             # the stages listed under `run:`, in order
-    manticore pretrain | pretrain-projectors | search | retrain | baselines | program | sweep | eval
-              --config FILE [--set train.max_steps=50 ...] [--out DIR] [--resume]
-    manticore discretize MODEL_DIR --out DIR
-    manticore report RUN_DIR
+    manticore <stage> [RUN_DIR] [--config FILE] [--set stages.<stage>.<field>=VALUE ...] [--resume]
+        stages: pretrain, pretrain-projectors, program, search, retrain, discretize, sweep, baselines, eval, report
+    manticore report runs/demo                           # a stage needs no config when its settings suffice
     manticore quickstart [--out runs/quickstart]         # a tiny end-to-end run in about a minute
 
 Building and inspecting:
@@ -17,6 +17,9 @@ Building and inspecting:
     manticore tasks
 
 Several processes: `torchrun --nproc_per_node 2 -m manticore.cli search --config FILE`.
+
+Only the standard library and the stage registry (which is light) load before a subcommand runs, so
+`--help` is fast.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 
 def parse_weights(text: str):
@@ -34,6 +36,38 @@ def parse_weights(text: str):
         return json.loads(text)
     rows = [[float(v) for v in row.split(",")] for row in text.split(";")]
     return rows[0] if len(rows) == 1 else rows
+
+
+# -- the commands --------------------------------------------------------------------------------------------------
+def load_config(args):
+    from .train.run_config import load_run_config
+
+    overrides = list(args.set or [])
+    out = args.out or getattr(args, "run_dir", None)
+    if out:
+        overrides.append(f"out_dir={out}")
+    return load_run_config(args.config, overrides)
+
+
+def cmd_stage(args) -> None:
+    from .train.stages import run_stage
+
+    result = run_stage(load_config(args), args.command, resume=args.resume)
+    print(json.dumps(result, indent=2, default=str)[:4000])
+
+
+def cmd_run(args) -> None:
+    from .train.stages import run_workflow
+
+    run_workflow(load_config(args), args.resume,
+                 on_result=lambda name, result: print(json.dumps(result, default=str)[:2000], flush=True))
+
+
+def cmd_quickstart(args) -> None:
+    from .train.run_config import shipped_config
+    from .train.stages import run_workflow
+
+    run_workflow(shipped_config("quickstart", [f"out_dir={args.out}"]))
 
 
 def cmd_demo(args) -> None:
@@ -64,86 +98,64 @@ def cmd_inspect(args) -> None:
     print(describe(load_hybrid(args.path)))
 
 
-STAGE_HELP = {
-    "pretrain": "train the components given as configs from scratch on a corpus",
-    "pretrain-projectors": "components frozen; train projectors, mixture weights, embedding and head on text",
-    "search": "search the mixture weights with the model (DARTS, GAEA or Gumbel-softmax)",
-    "retrain": "freeze the searched mixture weights, rewind to the pre-search weights, fine-tune",
-    "baselines": "fine-tune each component alone and the hybrid with the same budget over seeds",
-    "program": "program the mixture weights (metadata or proxy MAD search) and fine-tune",
-    "sweep": "fine-tune or evaluate over a grid of fixed mixture weights",
-    "eval": "evaluate a saved model on the task",
-}
-
-
-def load_config(args):
-    from .train.run_config import load_run_config
-
-    overrides = list(args.set or [])
-    if args.out:
-        overrides.append(f"out_dir={args.out}")
-    return load_run_config(args.config, overrides)
-
-
-def cmd_stage(args) -> None:
-    from .train.workflow import run_stage
-
-    config = load_config(args)
-    result = run_stage(config, args.command, resume=args.resume)
-    print(json.dumps(result, indent=2, default=str)[:4000])
-
-
-def cmd_run(args) -> None:
-    from .train.workflow import run_stage
-
-    config = load_config(args)
-    if not config.run:
-        raise ValueError(f"{args.config}: nothing to run; list stages under `run:` (e.g. [search, retrain, report]).")
-    for stage in config.run:
-        print(f"== {stage} ==", flush=True)
-        result = run_stage(config, stage, resume=args.resume)
-        print(json.dumps(result, default=str)[:2000], flush=True)
-
-
-def cmd_report(args) -> None:
-    from .report import write_report
-
-    print(f"Wrote {write_report(args.run_dir)}")
-
-
-def cmd_discretize(args) -> None:
-    from .hybrid.build import load_hybrid
-    from .hybrid.discretize import discretize
-
-    model, report = discretize(load_hybrid(args.model))
-    model.save_pretrained(args.out)
-    (Path(args.out) / "discretize.json").write_text(json.dumps(report, indent=2, default=str))
-    print(json.dumps(report, indent=2, default=str))
-
-
-def cmd_quickstart(args) -> None:
-    from .train.quickstart import run_quickstart
-
-    run_quickstart(args.out)
-
-
 def cmd_tasks(args) -> None:
     from . import tasks
 
     print("\n".join(tasks.names()))
 
 
+# -- the parser ----------------------------------------------------------------------------------------------------
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None, help="YAML run config (see configs/)")
+    parser.add_argument("--config", default=None, help="YAML run config (see src/manticore/configs/)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config field, e.g. train.max_steps=20 or stages.search.search.algorithm=gaea")
-    parser.add_argument("--out", default=None, help="override out_dir")
+    parser.add_argument("--out", default=None, help="override out_dir (the run directory)")
     parser.add_argument("--resume", action="store_true", help="continue from the stage's last checkpoint")
 
 
+def stage_epilog(stage) -> str:
+    """The stage's settings with their defaults and docs (and the search algorithms, where it searches)."""
+    import typing
+
+    from .train.search import ALGORITHMS, SearchConfig
+    from .train.settings import describe
+
+    listing = describe(stage.settings)
+    if not listing:
+        return "This stage has no settings of its own."
+    where = f"stages.{stage.name}"
+    text = f"Settings (`{where}:` in a run config, or --set {where}.FIELD=VALUE), with their defaults:\n"
+    if "train" in typing.get_type_hints(stage.settings):
+        text += ("`train` fields default to the run's top-level `train`"
+                 + (f", then stages.{stage.train_defaults}.train" if stage.train_defaults else "") + ".\n")
+    text += "\n" + listing
+    if SearchConfig in typing.get_type_hints(stage.settings).values():
+        text += "\n\nSearch algorithms (search.algorithm) and their search.hyperparameters:\n"
+        for name, algorithm in ALGORITHMS.items():
+            text += f"\n  {name}: {(algorithm.__doc__ or '').strip().splitlines()[0]}\n"
+            text += describe(algorithm.Hyperparameters, "      ") or "      (no hyperparameters)"
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="manticore", description="Build and inspect Manticore hybrids.")
+    from .train.stages import STAGES
+
+    parser = argparse.ArgumentParser(prog="manticore", description="Build Manticore hybrids and run the workflow.")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    for stage in STAGES.values():
+        command = sub.add_parser(stage.name, help=stage.help, description=stage.doc, epilog=stage_epilog(stage),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.add_argument("run_dir", nargs="?", default=None, metavar="RUN_DIR", help="the run directory (out_dir)")
+        add_config_arguments(command)
+        command.set_defaults(func=cmd_stage)
+    run = sub.add_parser("run", help="run the stages a config lists under `run:`")
+    add_config_arguments(run)
+    run.set_defaults(func=cmd_run)
+
+    quickstart = sub.add_parser("quickstart", help="a tiny end-to-end run (pretrain, search, retrain, report)")
+    quickstart.add_argument("--out", default="runs/quickstart")
+    quickstart.set_defaults(func=cmd_quickstart)
 
     demo = sub.add_parser("demo", help="the workflow on the embedded default (configs/demo.yaml): pretrain, "
                                        "search, retrain, compare, discretize, report")
@@ -166,37 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("path")
     inspect.set_defaults(func=cmd_inspect)
 
-    for name, text in STAGE_HELP.items():
-        stage = sub.add_parser(name, help=text, description=text)
-        add_config_arguments(stage)
-        stage.set_defaults(func=cmd_stage)
-    run = sub.add_parser("run", help="run the stages a config lists under `run:`")
-    add_config_arguments(run)
-    run.set_defaults(func=cmd_run)
-
-    discretize = sub.add_parser("discretize", help="replace α by its argmax one-hot and drop unused branches")
-    discretize.add_argument("model", help="a saved hybrid directory")
-    discretize.add_argument("--out", required=True, help="where to save the discretized hybrid")
-    discretize.set_defaults(func=cmd_discretize)
-
-    report = sub.add_parser("report", help="write report.md and plots for a run directory")
-    report.add_argument("run_dir")
-    report.set_defaults(func=cmd_report)
-
-    quickstart = sub.add_parser("quickstart", help="a tiny end-to-end run (pretrain, search, retrain, report)")
-    quickstart.add_argument("--out", default="runs/quickstart")
-    quickstart.set_defaults(func=cmd_quickstart)
-
     listing = sub.add_parser("tasks", help="list the registered task names")
     listing.set_defaults(func=cmd_tasks)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()  # keep the command's own output readable
     args = build_parser().parse_args(argv)
+    if args.command not in ("tasks",):
+        from transformers.utils import logging
+
+        logging.set_verbosity_error()  # keep the command's own output readable
     try:
         args.func(args)
     except (ValueError, TypeError) as err:

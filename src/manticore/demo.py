@@ -7,21 +7,18 @@ component with the hybrid over seeds, discretizes, and writes runs/demo/report.m
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
 
-from .hybrid.build import load_hybrid
-from .hybrid.summary import describe
-from .train.quickstart import CONFIGS
-from .train.run_config import load_run_config
-from .train.workflow import run_stage
+from .train import rundir
+from .train.run_config import shipped_config
+from .train.stages import run_workflow
 
 
 def summarise_results(path: Path) -> str:
     """Mean ± std test loss per model from results.json."""
-    results = json.loads(path.read_text())
+    results = rundir.read_json(path)
     by_model: dict[str, list[float]] = {}
     for entry in results["entries"]:
         by_model.setdefault(entry["model"], []).append(entry["test"]["loss"])
@@ -33,20 +30,21 @@ def summarise_results(path: Path) -> str:
 
 
 def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = ()) -> dict:
-    config = load_run_config(CONFIGS / "demo.yaml", [f"out_dir={out_dir}", *overrides])
-    out = Path(config.out_dir)
-    results, start = {}, time.time()
-    for stage in config.run:
-        print(f"\n== {stage} ==", flush=True)
-        results[stage] = run_stage(config, stage)
-    if (out / "retrain" / "model").exists():
-        print("\nThe retrained hybrid:\n" + describe(load_hybrid(out / "retrain" / "model")))
-    if (out / "results.json").exists():
-        print("\n" + summarise_results(out / "results.json"))
-    if (out / "discretize" / "discretize.json").exists():
-        report = json.loads((out / "discretize" / "discretize.json").read_text())
+    from .hybrid.build import load_hybrid
+    from .hybrid.summary import describe
+
+    config = shipped_config("demo", [f"out_dir={out_dir}", *overrides])
+    out, start = Path(config.out_dir), time.time()
+    results = run_workflow(config)
+    retrained = config.stage_dir("retrain") / rundir.MODEL
+    if retrained.exists():
+        print("\nThe retrained hybrid:\n" + describe(load_hybrid(retrained)))
+    if (out / rundir.RESULTS).exists():
+        print("\n" + summarise_results(out / rundir.RESULTS))
+    if (config.stage_dir("discretize") / rundir.DISCRETIZE).exists():
+        report = rundir.read_json(config.stage_dir("discretize") / rundir.DISCRETIZE)
         tuned = report.get("test_after_fine_tuning")
         print(f"\nDiscretized: {report['parameters_before']:,} -> {report['parameters_after']:,} parameters, "
               f"test loss {report['test']['loss']:.4f}" + (f", {tuned['loss']:.4f} after fine-tuning" if tuned else ""))
-    print(f"\nDone in {time.time() - start:.0f} s. Report: {out / 'report.md'}")
+    print(f"\nDone in {time.time() - start:.0f} s. Report: {out / rundir.REPORT}")
     return results

@@ -5,6 +5,8 @@ Shapes: b = batch, d = channels, l = length, n = state size.
 
 import copy
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -142,6 +144,21 @@ def test_shape_errors_say_what_is_wrong():
         selective_scan(**{**inputs, "u": inputs["u"][0]})
 
 
+def test_numba_is_imported_by_the_first_fast_scan_not_by_manticore():
+    """Importing numba takes a noticeable part of a second: `import manticore` must not pay it."""
+    code = (
+        "import sys, torch, manticore, manticore.components, manticore.kernels as kernels\n"
+        "assert 'numba' not in sys.modules, 'imported with manticore'\n"
+        "shapes = (1, 3, 5), (1, 3, 5), (3, 2), (1, 2, 5), (1, 2, 5)  # u, delta, A, B, C\n"
+        "kernels.selective_scan(*(torch.randn(s, dtype=torch.float64) for s in shapes))\n"
+        "assert 'numba' not in sys.modules, 'imported by the reference scan'\n"
+        "kernels.selective_scan(*(torch.randn(s) for s in shapes))\n"
+        "assert 'numba' in sys.modules, 'not imported by the fast scan'\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
 # -- Mamba models -------------------------------------------------------------------------------------------
 def tiny_mamba_config(**kwargs):
     return MambaConfig(vocab_size=61, hidden_size=32, num_hidden_layers=2, state_size=8, expand=2,
@@ -196,6 +213,21 @@ def test_patched_mamba_generation_falls_back_to_the_cache_path():
     ids = torch.randint(0, 61, (2, 9))
     kwargs = dict(max_new_tokens=5, do_sample=False, pad_token_id=0)
     assert torch.equal(fast.generate(ids, **kwargs), slow.generate(ids, **kwargs))
+
+
+def test_use_fast_scan_imports_the_kernels_when_it_patches():
+    code = (
+        "import sys\n"
+        "from transformers import Mamba2Config, Mamba2Model, MambaConfig, MambaModel\n"
+        "from manticore.kernels import use_fast_scan\n"
+        "small = dict(vocab_size=8, hidden_size=16, num_hidden_layers=1)\n"
+        "assert use_fast_scan(Mamba2Model(Mamba2Config(num_heads=4, head_dim=8, **small))) == 0\n"
+        "assert 'numba' not in sys.modules, 'imported with nothing to patch'\n"
+        "assert use_fast_scan(MambaModel(MambaConfig(**small))) == 1\n"
+        "assert 'numba' in sys.modules, 'not imported by use_fast_scan'\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_mamba_adapter_uses_the_fast_scan_and_mamba2_does_not():

@@ -25,8 +25,9 @@ MAMBA_ACC = [0.60, 0.61, 0.62, 0.63]  # clearly better than the hybrid's
 
 
 # -- building fake runs ------------------------------------------------------------------------------------------
-def write_stage(stage_dir, steps=10, alphas=None, result=True, lm=True, eval_every=5):
-    """A stage's metrics.jsonl (and result.json); alphas: (steps, L, K) array or a fixed [[...]] or None."""
+def write_stage(stage_dir, steps=10, alphas=None, result=True, lm=True, eval_every=5, kind=None, task=None):
+    """A stage's metrics.jsonl (and result.json); alphas: (steps, L, K) array or a fixed [[...]] or None.
+    kind and task go into result.json when given (older runs' results have neither)."""
     stage_dir.mkdir(parents=True, exist_ok=True)
     lines = []
     for step in range(1, steps + 1):
@@ -44,6 +45,7 @@ def write_stage(stage_dir, steps=10, alphas=None, result=True, lm=True, eval_eve
         out = {"test": {"loss": lines[-1]["loss"], "accuracy": lines[-1]["accuracy"]}}
         if alphas is not None:
             out["alphas"] = lines[-2]["alphas"]
+        out.update({key: value for key, value in (("kind", kind), ("task", task)) if value is not None})
         (stage_dir / "result.json").write_text(json.dumps(out))
 
 
@@ -55,7 +57,7 @@ def search_path(steps, num_blocks):
     return np.stack([a0, 1 - a0], axis=-1)
 
 
-def write_sweep(sweep_dir, num_blocks, shared=False, step=0.1):
+def write_sweep(sweep_dir, num_blocks, shared=False, step=0.1, task=None):
     """sweep.json over α_0 in {0, 0.1, ..., 1}: per-block product grid, or one α shared by all blocks."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
     values = np.round(np.arange(0, 1 + 1e-9, step), 6)
@@ -67,7 +69,8 @@ def write_sweep(sweep_dir, num_blocks, shared=False, step=0.1):
     points = [{"alphas": [[a, round(1 - a, 6)] for a in a0],
                "test": {"loss": 2.0 + sum((a - t) ** 2 for a, t in zip(a0, best)), "accuracy": 0.5}}
               for a0 in grid]
-    (sweep_dir / "sweep.json").write_text(json.dumps({"points": points, "num_blocks": num_blocks}))
+    sweep = {"kind": "sweep", "task": task} if task is not None else {}
+    (sweep_dir / "sweep.json").write_text(json.dumps({**sweep, "points": points, "num_blocks": num_blocks}))
 
 
 def write_results(run_dir, with_hybrid=True):
@@ -252,3 +255,114 @@ def test_the_verdict_comes_first(tmp_path):
     glance = text.index("## At a glance")
     assert glance < text.index("## Stages")
     assert "hybrid vs **gpt_neo** on loss: significant: hybrid better" in text[glance:text.index("## Stages")]
+
+
+# -- what a stage is: facts in its files, not its folder's name ------------------------------------------------------
+@pytest.fixture
+def drawn_paths(monkeypatch):
+    """The labels of the search paths drawn on each 1-D sweep landscape, by the PNG they went to."""
+    from manticore.report import plots
+
+    drawn, plot = {}, plots.plot_sweep_line
+
+    def spy(path, *args, **kwargs):
+        trajectories = kwargs.get("trajectories", args[4] if len(args) > 4 else ())
+        drawn[path.name] = [t.label for t in trajectories]
+        return plot(path, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_sweep_line", spy)
+    return drawn
+
+
+def test_a_search_is_what_its_result_says_not_its_folder_name(tmp_path, drawn_paths):
+    # Kind "search" with α that never moved: still a search. Kind "retrain" in a folder named search: not one,
+    # even with α that moved.
+    write_stage(tmp_path / "explore", alphas=[[0.6, 0.4]], kind="search")
+    write_stage(tmp_path / "search", alphas=[[0.6, 0.4]], kind="retrain")
+    write_stage(tmp_path / "search-retrain", alphas=search_path(10, 1), kind="retrain")
+    write_sweep(tmp_path / "sweep", num_blocks=1)
+    text = write_report(tmp_path).read_text()
+    assert drawn_paths["sweep-sweep.png"] == ["search `explore`"]
+    assert "search `explore` ended at α_0 = (0.60)" in text
+    assert "search `search` ended" not in text and "search `search-retrain` ended" not in text
+    assert "no search stage" not in text
+
+
+def test_results_without_a_kind_fall_back_to_whether_alpha_moved(tmp_path, drawn_paths):
+    write_stage(tmp_path / "explore", alphas=search_path(10, 1))  # α moved: a search, whatever its name
+    write_stage(tmp_path / "search", alphas=[[0.6, 0.4]])  # α held fixed: not a search, despite its name
+    write_sweep(tmp_path / "sweep", num_blocks=1)
+    text = write_report(tmp_path).read_text()
+    assert drawn_paths["sweep-sweep.png"] == ["search `explore`"]
+    assert "search `search` ended" not in text
+
+
+def test_no_search_at_all_is_reported_missing(tmp_path, drawn_paths):
+    write_stage(tmp_path / "search", alphas=[[0.6, 0.4]], kind="retrain")
+    write_sweep(tmp_path / "sweep", num_blocks=1)
+    text = write_report(tmp_path).read_text()
+    assert drawn_paths["sweep-sweep.png"] == []
+    assert "no search stage" in text
+
+
+def test_only_searches_on_the_sweeps_task_are_drawn_on_it(tmp_path, drawn_paths):
+    write_stage(tmp_path / "search", alphas=search_path(10, 1), kind="search", task="ptb")
+    write_stage(tmp_path / "program" / "proxy", alphas=search_path(10, 1)[::-1], kind="search", task="mad-recall")
+    write_stage(tmp_path / "search-old", alphas=search_path(10, 1))  # an older run: no task, so drawn
+    write_sweep(tmp_path / "sweep", num_blocks=1, task="ptb")
+    write_sweep(tmp_path / "sweep-untasked", num_blocks=1)  # no task: every search is drawn
+    text = write_report(tmp_path).read_text()
+    assert drawn_paths["sweep-sweep.png"] == ["search `search`", "search `search-old`"]
+    assert set(drawn_paths["sweep-sweep-untasked.png"]) == {"search `search`", "search `search-old`",
+                                                           "search `program/proxy`"}
+    sweep = text[text.index("### `sweep`"):text.index("### `sweep-untasked`")]
+    assert "search `program/proxy` ran on task `mad-recall`, the sweep on `ptb`: path not drawn" in sweep
+    assert "search `program/proxy` ended" not in sweep
+
+
+def test_stages_follow_the_stage_registry(tmp_path):
+    from manticore.train import stages
+
+    for name in ("zz-extra", "retrain", "baselines/gpt_neo/seed10", "baselines/gpt_neo/seed2", "search", "pretrain"):
+        write_stage(tmp_path / name, steps=2, eval_every=2)
+    text = write_report(tmp_path).read_text()
+    order = re.findall(r"^\| `([^`]+)` \|", text, flags=re.M)
+    assert order == ["pretrain", "search", "retrain", "baselines/gpt_neo/seed2", "baselines/gpt_neo/seed10",
+                     "zz-extra"]
+    known = [name.split("/")[0] for name in order[:-1]]
+    assert [stages.names().index(name) for name in known] == sorted(stages.names().index(name) for name in known)
+
+
+# -- verdicts as data, rendered twice --------------------------------------------------------------------------------
+def test_verdicts_are_data(tmp_path):
+    from manticore.report.results import read_comparison
+
+    write_results(tmp_path)
+    comparison = read_comparison(tmp_path / "results.json")
+    verdicts = {(v.model, v.metric): v for v in comparison.verdicts}
+    assert verdicts["gpt_neo", "loss"].winner == "hybrid"
+    assert verdicts["gpt_neo", "loss"].test.p == pytest.approx(KNOWN_P, rel=1e-4)
+    assert verdicts["mamba", "loss"].winner is None
+    assert verdicts["mamba", "accuracy"].winner == "mamba"
+    assert verdicts["gpt2", "loss"].test is None  # one seed
+    assert [(v.model, v.metric) for v in comparison.primary_verdicts()] == [
+        ("gpt_neo", "loss"), ("mamba", "loss"), ("gpt2", "loss")]
+    assert read_comparison(tmp_path / "nowhere.json").verdicts == []
+
+
+def test_at_a_glance_lists_every_primary_verdict(full_report):
+    mamba_p = welch_test(HYBRID_LOSS, MAMBA_LOSS).p
+    text = full_report.read_text()
+    glance = text[text.index("## At a glance"):text.index("## Stages")]
+    listed = [line for line in glance.splitlines() if line.startswith("- ")]
+    section = text[text.index("On the primary metric (loss):"):]
+    assert listed == [line for line in section.splitlines() if line.startswith("- hybrid vs ")]
+    assert listed == ["- hybrid vs **gpt_neo** on loss: significant: hybrid better, p = 0.03494.",
+                      f"- hybrid vs **mamba** on loss: not significant, p = {mamba_p:.4g}.",
+                      "- hybrid vs **gpt2** on loss: n too small (hybrid n=4, gpt2 n=1; needs ≥ 2 seeds each)."]
+
+
+def test_no_verdicts_no_glance(tmp_path):
+    write_stage(tmp_path / "retrain")
+    write_results(tmp_path, with_hybrid=False)
+    assert "## At a glance" not in write_report(tmp_path).read_text()

@@ -256,7 +256,8 @@ def test_presets_give_the_documented_sizes(name, preset):
     vocab, length, num_train, num_test = PRESET_SIZES[name][preset]
     task = tasks.get(name, preset=preset, num_train=2, num_test=2, use_cache=False)  # cheap: sizes overridden
     assert (task.vocab_size, task.max_length, task.metadata["preset"]) == (vocab, length, preset)
-    assert (mad.PRESETS[name][preset]["num_train"], mad.PRESETS[name][preset]["num_test"]) == (num_train, num_test)
+    settings = mad.SETTINGS[name].from_preset(preset)  # the preset itself, its sizes not overridden
+    assert (settings.num_train, settings.num_test) == (num_train, num_test)
 
 
 def test_hard_presets_set_the_papers_harder_settings():
@@ -305,3 +306,69 @@ def test_settings_of_the_wrong_type_raise_a_type_error(settings):
 def test_unknown_settings_are_rejected_by_the_registry():
     with pytest.raises(TypeError, match="frac_noise"):
         tasks.get("mad/in-context-recall", frac_noise=0.5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The settings classes: presets as named constructors, validation naming the field
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["baseline", "manticore-hard"])
+@pytest.mark.parametrize("name", ALL)
+def test_a_presets_named_constructor_gives_the_same_task_as_get(name, preset):
+    constructor = getattr(mad.SETTINGS[name], preset.replace("-", "_"))
+    direct = constructor(seed=5, num_train=8, num_test=8).task(preset, use_cache=False)
+    via_get = tasks.get(name, preset=preset, seed=5, num_train=8, num_test=8, use_cache=False)
+    assert direct.metadata == via_get.metadata
+    assert (direct.vocab_size, direct.max_length, direct.pad_token_id) == (
+        via_get.vocab_size, via_get.max_length, via_get.pad_token_id)
+    for a, b in zip(splits(direct).values(), splits(via_get).values()):
+        assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_presets_are_the_defaults_with_the_papers_changes():
+    assert mad.InContextRecall.baseline() == mad.InContextRecall()
+    assert mad.InContextRecall.manticore_hard() == mad.InContextRecall(vocab_size=128, num_train=800)
+    assert mad.NoisyInContextRecall.manticore_hard(seed=3) == mad.NoisyInContextRecall(
+        vocab_size=128, frac_noise=0.8, num_train=800, seed=3)
+    assert mad.Memorization.manticore_hard().vocab_size == 8192
+    assert mad.Compression.manticore_hard() == mad.Compression.baseline()
+    assert mad.SelectiveCopying.from_preset("manticore-hard", num_tokens_to_copy=4).num_tokens_to_copy == 4
+
+
+def test_settings_record_every_field_so_equal_settings_share_a_cache_entry(monkeypatch):
+    task = tasks.get("mad/noisy-in-context-recall", preset="manticore-hard", seed=12, num_train=4, num_test=4)
+    assert task.metadata["settings"] == dict(seed=12, num_train=4, num_test=4, vocab_size=128, seq_len=128,
+                                             num_keys=None, frac_noise=0.8, noise_vocab_size=16)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("generated again instead of loading from the cache")
+
+    monkeypatch.setattr(mad, "_recall", fail)
+    same = mad.NoisyInContextRecall(vocab_size=128, frac_noise=0.8, seed=12, num_train=4, num_test=4).task()
+    assert torch.equal(same.test.input_ids, task.test.input_ids)
+
+
+def test_a_setting_given_as_none_keeps_the_presets_value():
+    task = tasks.get("mad/in-context-recall", preset="manticore-hard", vocab_size=None, num_keys=None, **SMALL)
+    assert task.vocab_size == 128 and task.metadata["settings"]["num_keys"] is None
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: mad.InContextRecall(num_keys=9), ValueError, "num_keys=9 exceeds"),
+    (lambda: mad.InContextRecall(seq_len=7), ValueError, "seq_len=7 must be even"),
+    (lambda: mad.NoisyInContextRecall(frac_noise=1.0), ValueError, "frac_noise=1.0 is out of range; accepted"),
+    (lambda: mad.NoisyInContextRecall(noise_vocab_size=2.0), TypeError, "noise_vocab_size must be an integer"),
+    (lambda: mad.FuzzyInContextRecall(k_motif_size=0), ValueError, "k_motif_size=0 is too small; accepted"),
+    (lambda: mad.Memorization(num_test=0), ValueError, "mad/memorization: num_test=0 is too small"),
+    (lambda: mad.Compression.from_preset("hard"), ValueError, "preset='hard'; accepted: 'baseline', 'manticore-hard'"),
+])
+def test_constructing_bad_settings_names_the_field_and_what_is_accepted(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_the_registry_lists_every_setting_of_a_task():
+    with pytest.raises(TypeError, match="accepted: preset, seed, num_train, num_test, vocab_size, seq_len, "
+                                        "num_keys, frac_noise, noise_vocab_size, use_cache"):
+        tasks.get("mad/noisy-in-context-recall", k_motif_size=2)

@@ -6,6 +6,7 @@ import torch
 
 from manticore import tasks
 from manticore.tasks import pathfinder
+from manticore.tasks.streams import LRA_STREAMS, split_rng
 
 SMALL = dict(num_train=40, num_test=10, num_validation=10, use_cache=False)
 
@@ -91,7 +92,7 @@ def test_task_examples_labels_and_tokens():
 
 def test_flattening_is_row_major():
     task = tasks.get("lra/pathfinder", seed=5, **SMALL)
-    rng = np.random.default_rng([5, pathfinder.SPLIT_STREAMS["train"]])
+    rng = split_rng(5, "train", LRA_STREAMS)
     images, labels = pathfinder.generate_images(rng, 40)
     ids = task.train[3]["input_ids"]
     assert ids.tolist() == [int(images[3][r, c]) for r in range(32) for c in range(32)]

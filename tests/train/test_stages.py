@@ -8,8 +8,8 @@ import torch
 import manticore
 from manticore import tasks
 from manticore.train import SearchConfig, TrainConfig
-from manticore.train import stages
-from conftest import FAMILIES, tiny_config
+from manticore.train.stages import program, retrain, search, sweep
+from conftest import tiny_config
 
 
 def neo_mamba(max_positions=64):
@@ -21,10 +21,10 @@ def neo_mamba(max_positions=64):
 def test_program_metadata_zeroes_components_that_cannot_take_the_length():
     hybrid = neo_mamba(max_positions=64)
     hybrid.set_mixture_weights([[0.5, 0.5], [0.8, 0.2]])
-    assert stages.program_metadata(hybrid, 128) == [[0.0, 1.0], [0.0, 1.0]]
-    kept = stages.program_metadata(hybrid, 64)
+    assert program.program_metadata(hybrid, 128) == [[0.0, 1.0], [0.0, 1.0]]
+    kept = program.program_metadata(hybrid, 64)
     assert torch.allclose(torch.tensor(kept), torch.tensor([[0.5, 0.5], [0.8, 0.2]]), atol=1e-6)
-    hybrid.set_mixture_weights(stages.program_metadata(hybrid, 128))
+    hybrid.set_mixture_weights(program.program_metadata(hybrid, 128))
     assert hybrid(torch.randint(0, 61, (1, 128))).logits.shape == (1, 128, 61)  # runs past GPT-Neo's limit
 
 
@@ -32,24 +32,15 @@ def test_program_metadata_with_no_usable_component():
     torch.manual_seed(0)
     hybrid = manticore.ManticoreForCausalLM.from_components([tiny_config("gpt2", max_positions=32)])
     with pytest.raises(ValueError, match="No component can take sequences of length 100"):
-        stages.program_metadata(hybrid, 100)
+        program.program_metadata(hybrid, 100)
 
 
 def test_sweep_grid():
-    assert stages.sweep_grid(1, 2, 0.5) == [[[0.0, 1.0]], [[0.5, 0.5]], [[1.0, 0.0]]]
-    assert len(stages.sweep_grid(2, 2, 0.1)) == 121  # the paper's 2-D landscape
-    assert len(stages.sweep_grid(2, 2, 0.1, per_block=False)) == 11
+    assert sweep.sweep_grid(1, 2, 0.5) == [[[0.0, 1.0]], [[0.5, 0.5]], [[1.0, 0.0]]]
+    assert len(sweep.sweep_grid(2, 2, 0.1)) == 121  # the paper's 2-D landscape
+    assert len(sweep.sweep_grid(2, 2, 0.1, per_block=False)) == 11
     with pytest.raises(ValueError, match="K=2"):
-        stages.sweep_grid(2, 3)
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_scaled_config_keeps_the_family_and_shrinks(family):
-    config = tiny_config(family, d_model=64, depth=4)
-    small = stages.scaled_config(config, d_model=16, depth=2, max_length=300, vocab_size=20)
-    assert small.model_type == config.model_type and small.hidden_size == 16
-    proxy = manticore.ManticoreForCausalLM.from_components([small], num_blocks=2)
-    assert proxy(torch.randint(0, 20, (1, 300))).logits.shape == (1, 300, 20)
+        sweep.sweep_grid(2, 3)
 
 
 def test_program_proxy_averages_the_alphas_found_on_each_task(tmp_path):
@@ -57,7 +48,7 @@ def test_program_proxy_averages_the_alphas_found_on_each_task(tmp_path):
     proxy_tasks = [tasks.get(name, num_train=32, num_test=16, seq_len=48, vocab_size=16)
                    for name in ("mad/in-context-recall", "mad/selective-copying")]
     train = TrainConfig(max_steps=3, batch_size=8, lr=1e-3, arch_lr=0.1)
-    average = stages.program_proxy(hybrid, proxy_tasks, train, SearchConfig(), tmp_path, width=16)
+    average = program.program_proxy(hybrid, proxy_tasks, train, SearchConfig(), tmp_path, width=16)
     saved = json.loads((tmp_path / "alphas.json").read_text())
     per_task = torch.tensor(list(saved["per_task"].values()))
     assert torch.allclose(torch.tensor(average), per_task.mean(0), atol=1e-6)
@@ -71,8 +62,8 @@ def test_retrain_rewinds_to_the_initial_weights(tmp_path):
         [tiny_config("gpt_neo", vocab=16), tiny_config("mamba", vocab=16)], num_blocks=2)
     train = TrainConfig(max_steps=3, batch_size=8, lr=1e-2, arch_lr=0.1)
     initial = {k: v.clone() for k, v in hybrid.state_dict().items()}
-    result = stages.search(hybrid, task, train, SearchConfig(), tmp_path / "search")
-    rewound, _ = stages.retrain(tmp_path / "search" / "initial", result["alphas"], task,
+    result = search.search(hybrid, task, train, SearchConfig(), tmp_path / "search")
+    rewound, _ = retrain.retrain(tmp_path / "search" / "initial", result["alphas"], task,
                                 TrainConfig(max_steps=1, batch_size=8, lr=0.0), tmp_path / "retrain")
     for name, value in rewound.state_dict().items():
         if "mixture" not in name:

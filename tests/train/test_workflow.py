@@ -8,8 +8,7 @@ import yaml
 
 import manticore
 from manticore.cli import main
-from manticore.train.run_config import load_run_config
-from manticore.train.quickstart import CONFIGS
+from manticore.train.run_config import CONFIGS, load_run_config
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
@@ -17,8 +16,7 @@ def test_every_shipped_config_loads(path):
     config = load_run_config(path)
     assert config.components and config.run
     for stage in config.run:
-        config.train_config(stage)
-        config.search_config(stage)
+        config.stage_settings(stage)
 
 
 def write(tmp_path, values):
@@ -50,8 +48,8 @@ def test_missing_config_file():
 def test_overrides_parse_yaml_values(tmp_path):
     config = load_run_config(CONFIGS / "quickstart.yaml", ["train.max_steps=3", "stages.search.search.algorithm=gaea",
                                                           f"out_dir={tmp_path}"])
-    assert config.train_config("search").max_steps == 3
-    assert config.search_config("search").algorithm == "gaea"
+    assert config.stage_settings("search").train.max_steps == 3
+    assert config.stage_settings("search").search.algorithm == "gaea"
     assert config.out_dir == str(tmp_path)
 
 
@@ -96,3 +94,39 @@ def test_pretrained_components_are_reused_with_the_same_settings(tmp_path, capsy
     assert (tmp_path / "pretrain" / "gpt_neo" / "model" / "model.safetensors").stat().st_mtime_ns == stamp
     assert main(args[:-4] + ["--set", "train.max_steps=2", "--set", "train.eval_batches=1"]) == 0
     assert (tmp_path / "pretrain" / "gpt_neo" / "model" / "model.safetensors").stat().st_mtime_ns != stamp
+
+
+@pytest.mark.parametrize("override,match", [
+    ("stages.search.grid_step=0.5", r"Unknown field\(s\) \['grid_step'\] in stages.search"),
+    ("stages.program.method=bogus", r"method='bogus' is not valid in stages.program; accepted: 'metadata' or 'proxy'"),
+    ("stages.baselines.seeds=notalist", r"seeds='notalist' is not valid in stages.baselines; accepted: a list of integers"),
+    ("stages.sweep.per_block=maybe", r"per_block='maybe' is not valid in stages.sweep; accepted: true or false"),
+    ("stages.sweep.grid_step=0.3", r"grid_step=0.3 is not valid; accepted: a number in \(0, 1\] that divides 1"),
+    ("stages.program.proxy_train.lr=fast", r"lr='fast' is not valid in stages.program.proxy_train"),
+    ("stages.search.search.updates=sometimes", r"updates='sometimes' is not valid"),
+    ("stages.retrain.task={name: mad/in-context-recal}", r"stages.retrain.task: Unknown task 'mad/in-context-recal'"),
+    ("task.seq_length=64", r"task: Task 'mad/in-context-recall' got unknown setting\(s\) \['seq_length'\]"),
+    ("stages.eval=3", r"stages.eval must be a mapping"),
+])
+def test_bad_stage_settings_are_refused_at_load_with_the_field_named(override, match):
+    with pytest.raises(ValueError, match=match):
+        load_run_config(CONFIGS / "quickstart.yaml", [override])
+
+
+def test_stage_settings_inherit_the_run_defaults():
+    config = load_run_config(CONFIGS / "quickstart.yaml", [
+        "seed=7", "train.lr=0.5", "stages.retrain.train.max_steps=9", "stages.baselines.train.batch_size=4"])
+    baselines = config.stage_settings("baselines")
+    assert (baselines.train.lr, baselines.train.max_steps, baselines.train.batch_size, baselines.train.seed) == \
+        (0.5, 9, 4, 7)  # run < retrain's train < its own
+    assert config.stage_settings("sweep").train.max_steps == 10  # quickstart's run-wide train
+    program = config.stage_settings("program")
+    assert program.proxy_train.lr == 0.5 and program.search.algorithm == "darts"
+
+
+def test_a_bad_value_fails_before_any_work(tmp_path, capsys):
+    code = main(["run", "--config", str(CONFIGS / "quickstart.yaml"), "--out", str(tmp_path),
+                 "--set", "stages.sweep.per_block=maybe"])
+    assert code == 2
+    assert "per_block='maybe'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # not even the first stage ran

@@ -9,7 +9,9 @@ Hugging Face base model (e.g. `GPTNeoModel`) without its token embedding, and kn
 - that the family's positional embeddings are applied in its first group (`embed_positions`);
 - that its final norm runs in its last group (`final_norm`);
 - how to prune its config and weights to a subset of its layers (`prune_config`, `prune_state_dict`), which
-  `discretize` uses to drop the layers of branches a one-hot α never runs.
+  `discretize` uses to drop the layers of branches a one-hot α never runs;
+- how to scale its config down to a smaller, same-family copy (`scaled_config`), which programming by proxy
+  searches with random weights (paper, Section 3.3 and Appendix G.3).
 
 Shapes: b = batch, t = sequence length, d = the component's d_model.
 """
@@ -38,6 +40,8 @@ class ComponentAdapter(nn.Module):
     norm: ClassVar[str] = ""  # attribute holding the final norm
     positional_embedding: ClassVar[str] = ""  # attribute of a learned positional embedding, if the family has one
     per_layer_lists: ClassVar[tuple[str, ...]] = ("layer_types",)  # config lists with one entry per layer
+    proportional_fields: ClassVar[tuple[str, ...]] = ("intermediate_size",)  # sizes that scale with the width
+    min_head_size: ClassVar[int] = 16  # scaled_config keeps at least this many channels per attention head
 
     def __init__(self, config: PretrainedConfig):
         super().__init__()
@@ -183,3 +187,59 @@ class ComponentAdapter(nn.Module):
                 key = f"{prefix}{index[int(number)]}.{rest}"
             out[key] = value
         return out
+
+    # -- a smaller copy of the config (programming by proxy) ----------------------------------------------
+    @classmethod
+    def scaled_config(
+        cls, config: PretrainedConfig, d_model: int, depth: int, max_length: int, vocab_size: int
+    ) -> PretrainedConfig:
+        """A smaller, same-family copy of `config` for a random-init proxy: width `d_model`, `depth` blocks,
+        a vocabulary of `vocab_size`, learned positions for at least `max_length` tokens, no special token ids.
+
+        The generic part is in `scaled_config_dict` (width, depth and vocabulary through the config's
+        attribute_map, proportional sizes, per-layer lists, positions) and `scale_heads` (head counts shrink
+        and keep dividing the width); families override those hooks where they describe things otherwise.
+        """
+        for name, value, least in (("d_model", d_model, 1), ("depth", depth, 1), ("vocab_size", vocab_size, 1),
+                                   ("max_length", max_length, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"scaled_config needs an integer {name} >= {least}; got {value!r}.")
+        values = config.to_dict()
+        for key in ("model_type", "transformers_version", "architectures"):
+            values.pop(key, None)
+        values = cls.scaled_config_dict(values, config, d_model, depth, max_length, vocab_size)
+        return type(config)(**values)
+
+    @classmethod
+    def scaled_config_dict(
+        cls, values: dict[str, Any], config: PretrainedConfig, d_model: int, depth: int, max_length: int,
+        vocab_size: int,
+    ) -> dict[str, Any]:
+        """The hook behind `scaled_config`: edit the config's dict (without model_type) for the smaller copy."""
+        name = lambda generic: config.attribute_map.get(generic, generic)  # e.g. num_hidden_layers -> n_layer
+        values.update({name("hidden_size"): d_model, name("num_hidden_layers"): depth, name("vocab_size"): vocab_size})
+        values.update(bos_token_id=None, eos_token_id=None, pad_token_id=None)  # the proxy task has its own
+        ratio = d_model / config.hidden_size
+        for field in cls.proportional_fields:
+            if isinstance(values.get(field), int):
+                values[field] = max(1, round(values[field] * ratio))
+        values = cls.scale_heads(values, config, d_model)
+        for field in cls.per_layer_lists:
+            if field in values:
+                values[field] = None  # the config rebuilds its default for the new depth
+        positions = name("max_position_embeddings")
+        if isinstance(values.get(positions), int):
+            values[positions] = max(values[positions], max_length)
+        return values
+
+    @classmethod
+    def scale_heads(cls, values: dict[str, Any], config: PretrainedConfig, d_model: int) -> dict[str, Any]:
+        """Attention heads for width d_model: at most d_model // min_head_size (at least 1), lowered until
+        they divide d_model. The default reads `num_attention_heads` through the config's attribute_map."""
+        field = config.attribute_map.get("num_attention_heads", "num_attention_heads")
+        if isinstance(values.get(field), int):
+            heads = max(1, min(values[field], d_model // cls.min_head_size))
+            while d_model % heads:
+                heads -= 1
+            values[field] = heads
+        return values

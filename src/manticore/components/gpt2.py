@@ -13,6 +13,7 @@ class GPT2Adapter(GPTNeoAdapter):
     """GPT-2's base model has GPT-Neo's attribute names (wte, wpe, drop, h, ln_f) and the same mask."""
 
     model_types = ("gpt2",)
+    proportional_fields = ("n_inner",)  # its MLP width (None means 4 * n_embd, which follows the width anyway)
 
     @classmethod
     def prune_config_dict(cls, values: dict[str, Any], keep: list[int], config: PretrainedConfig) -> dict[str, Any]:

@@ -44,3 +44,14 @@ class GPTNeoAdapter(ComponentAdapter):
             values["attention_types"] = runs
             values.pop("attention_layers", None)
         return values
+
+    @classmethod
+    def scaled_config_dict(cls, values: dict[str, Any], config: PretrainedConfig, d_model: int, depth: int,
+                           max_length: int, vocab_size: int) -> dict[str, Any]:
+        """The generic scaling, and GPT-Neo's attention types for the new depth: alternating global/local
+        runs, as GPT-Neo's own default, or all global for an odd depth."""
+        values = super().scaled_config_dict(values, config, d_model, depth, max_length, vocab_size)
+        if "attention_types" in values:  # GPT-2 (a subclass) has none
+            values["attention_types"] = [[["global", "local"], depth // 2]] if depth % 2 == 0 else [[["global"], depth]]
+            values.pop("attention_layers", None)  # derived from attention_types
+        return values

@@ -54,3 +54,24 @@ class LlamaAdapter(ComponentAdapter):
         if isinstance(values.get("max_window_layers"), int):
             values["max_window_layers"] = sum(i < values["max_window_layers"] for i in keep)
         return values
+
+    @classmethod
+    def scale_heads(cls, values: dict[str, Any], config: PretrainedConfig, d_model: int) -> dict[str, Any]:
+        """A config with an explicit `head_dim` (Llama, Mistral, Qwen3) keeps its heads while they split d_model
+        into whole, even head sizes (rotary positions turn pairs of channels), else the most heads that do, and
+        gets head_dim = d_model // heads; one without (Qwen2) shrinks its heads as the default does. Either
+        way, one KV head."""
+        if "head_dim" in values:
+            if d_model % 2:
+                raise ValueError(f"A scaled {config.model_type} component needs an even d_model (its rotary "
+                                 f"positions turn pairs of channels); got d_model={d_model}.")
+            heads = values["num_attention_heads"]
+            while d_model % heads or d_model // heads % 2:
+                heads -= 1
+            values["num_attention_heads"] = heads
+            values["head_dim"] = d_model // heads
+        else:
+            values = super().scale_heads(values, config, d_model)
+        if isinstance(values.get("num_key_value_heads"), int):
+            values["num_key_value_heads"] = 1
+        return values

@@ -15,6 +15,7 @@ class MambaAdapter(ComponentAdapter):
     token_embedding = "embeddings"
     layers = "layers"
     norm = "norm_f"
+    proportional_fields = ("intermediate_size", "time_step_rank")  # the mixer width and the dt projection's rank
 
     def __init__(self, config: PretrainedConfig):
         super().__init__(config)

@@ -48,3 +48,12 @@ def adapter_class(config: PretrainedConfig | str) -> type[ComponentAdapter]:
             "To add one, see 'Adding a model family' in the README."
         )
     return ADAPTERS[model_type]
+
+
+def scaled_config(
+    config: PretrainedConfig, d_model: int, depth: int, max_length: int, vocab_size: int
+) -> PretrainedConfig:
+    """A smaller copy of a component config, of the same family, for the random-init proxy that programming by
+    proxy searches: width d_model, `depth` blocks, positions for max_length tokens, vocab_size tokens. The
+    family's adapter decides the rest; see `ComponentAdapter.scaled_config`."""
+    return adapter_class(config).scaled_config(config, d_model, depth, max_length, vocab_size)

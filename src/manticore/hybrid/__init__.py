@@ -21,3 +21,7 @@ __all__ = [
     "MixtureWeights",
     "Projector",
 ]
+
+from .._auto import register  # noqa: E402
+
+register()  # the Auto classes load saved hybrids from now on

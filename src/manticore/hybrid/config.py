@@ -6,8 +6,6 @@ from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
 
-from ..components.registry import adapter_class
-
 PROJECTOR_INITS = ("trunc_pad", "normal")
 
 
@@ -86,6 +84,8 @@ class ManticoreConfig(PretrainedConfig):
 
     @property
     def depths(self) -> list[int]:
+        from ..components.registry import adapter_class
+
         return [adapter_class(c).depth_of(c) for c in self.component_configs()]
 
     @property
@@ -113,6 +113,8 @@ class ManticoreConfig(PretrainedConfig):
         return [[g[l][0] == g[l][1] for g in groups] for l in range(self.num_blocks)]
 
     def _validate(self) -> None:
+        from ..components.registry import adapter_class
+
         if len(self.components) == 0:
             raise ValueError("A Manticore hybrid needs at least one component model (K >= 1); got K = 0.")
         for k, c in enumerate(self.components):

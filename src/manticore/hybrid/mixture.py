@@ -10,6 +10,8 @@ refuses non-zero weight on them and they start at -inf.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -21,7 +23,6 @@ class MixtureWeights(nn.Module):
         """pruned: (L, K), True where component k's group in block l is empty; None when nothing is pruned."""
         super().__init__()
         self.logits = nn.Parameter(torch.zeros(num_blocks, num_components))
-        self.gumbel_temperature: float | None = None  # set during Gumbel-softmax search
         self.pruned = pruned if pruned is not None and any(any(row) for row in pruned) else None
 
     def initial_logits(self) -> torch.Tensor:
@@ -49,15 +50,14 @@ class MixtureWeights(nn.Module):
     def shape(self) -> tuple[int, int]:
         return tuple(self.logits.shape)
 
-    def forward(self) -> torch.Tensor:
-        """α: (L, K), each row on the probability simplex.
+    def forward(self, sampler: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """α: (L, K), each row on the probability simplex: softmax(a), or sampler(a) when given.
 
-        In training mode with `gumbel_temperature` set, α is a Gumbel-softmax sample,
-        softmax((a + g) / τ) with g ~ Gumbel(0, 1); programmed zeros (a = -inf) stay exactly 0.
+        A search algorithm passes its sampler for training forwards (e.g. Gumbel-softmax samples,
+        train/search.py); without one, α is deterministic.
         """
-        if self.training and self.gumbel_temperature is not None:
-            gumbel = -torch.log(-torch.log(torch.rand_like(self.logits).clamp(1e-10, 1 - 1e-7)))
-            return torch.softmax((self.logits + gumbel) / self.gumbel_temperature, dim=-1)
+        if sampler is not None:
+            return sampler(self.logits)
         return torch.softmax(self.logits, dim=-1)
 
     @torch.no_grad()

@@ -10,7 +10,7 @@ K = number of components, L = number of Manticore blocks.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -170,11 +170,15 @@ class ManticoreModel(ManticorePreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        mixture_sampler: Callable[[torch.Tensor], torch.Tensor] | None = None,
         **kwargs,
     ) -> BaseModelOutput:
-        """input_ids: (b, t); attention_mask: (b, t), 1 = token, 0 = padding -> last_hidden_state (b, t, D)."""
+        """input_ids: (b, t); attention_mask: (b, t), 1 = token, 0 = padding -> last_hidden_state (b, t, D).
+
+        mixture_sampler: logits (L, K) -> α (L, K) for this forward (a search algorithm's sampler); None: α.
+        """
         x = self.embed(input_ids, inputs_embeds)
-        alphas = self.mixture()
+        alphas = self.mixture(mixture_sampler)
         self.mixture.check_pruned(alphas)
         active = (alphas > 0).any(0).tolist()  # components with weight in some block
         self.check_sequence_length(x.shape[1], active)
@@ -249,10 +253,13 @@ class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         output_hidden_states: bool | None = None,
+        mixture_sampler: Callable[[torch.Tensor], torch.Tensor] | None = None,
         **kwargs,
     ) -> CausalLMOutput:
-        """labels: (b, t) token ids, -100 to ignore; shifted inside, so labels = input_ids trains next-token."""
-        out = self.model(input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states)
+        """labels: (b, t) token ids, -100 to ignore; shifted inside, so labels = input_ids trains next-token.
+        mixture_sampler: see ManticoreModel.forward."""
+        out = self.model(input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states,
+                         mixture_sampler=mixture_sampler)
         logits = self.lm_head(out.last_hidden_state)
         loss = None if labels is None else ForCausalLMLoss(logits, labels, self.config.vocab_size, **kwargs)
         return CausalLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
@@ -275,10 +282,13 @@ class ManticoreForSequenceClassification(ManticorePreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        mixture_sampler: Callable[[torch.Tensor], torch.Tensor] | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
-        """labels: (b,) class ids (or floats for num_labels == 1, regression)."""
-        out = self.model(input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states)
+        """labels: (b,) class ids (or floats for num_labels == 1, regression). mixture_sampler: see
+        ManticoreModel.forward."""
+        out = self.model(input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states,
+                         mixture_sampler=mixture_sampler)
         hidden = out.last_hidden_state
         last = self.last_token_index(input_ids, attention_mask, hidden.shape[:2])
         logits = self.score(hidden[torch.arange(hidden.shape[0], device=hidden.device), last])

@@ -18,7 +18,7 @@ from transformers.integrations.accelerate import force_accelerate_hooks
 from transformers.models.mamba import modeling_mamba
 from transformers.models.mamba.modeling_mamba import MambaMixer, apply_mask_to_padding_states
 
-from .selective_scan import _mamba_ssm_scan, selective_scan
+from .selective_scan import _mamba_ssm_scan, cpu_kernels, selective_scan
 
 __all__ = ["FastScanMambaMixer", "use_fast_scan"]
 
@@ -80,11 +80,14 @@ def use_fast_scan(model: nn.Module) -> int:
     """Make every transformers `MambaMixer` in `model` use the fast selective scan; returns how many changed.
 
     Changes the class of those mixer instances only (to `FastScanMambaMixer`); idempotent. Modules of any other
-    type, including Mamba2's mixers, are untouched.
+    type, including Mamba2's mixers, are untouched. When it changes any, it also imports the scan's numba
+    kernels, so that the import happens while the model is being set up rather than in its first forward.
     """
     changed = 0
     for module in model.modules():
         if type(module) is MambaMixer:
             module.__class__ = FastScanMambaMixer
             changed += 1
+    if changed:
+        cpu_kernels()
     return changed

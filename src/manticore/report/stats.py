@@ -21,9 +21,6 @@ from scipy import stats
 SIGNIFICANCE = 0.05  # two-sided p below this is reported as a significant difference
 MIN_SEEDS = 2  # a sample standard deviation (and so a t-test) needs at least two values per side
 
-# Which direction is better for each metric the engine reports.
-LOWER_IS_BETTER = {"loss": True, "perplexity": True, "accuracy": False}
-
 
 @dataclass(frozen=True)
 class Summary:

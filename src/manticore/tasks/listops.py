@@ -37,6 +37,7 @@ import torch
 from .base import SequenceDataset, Task
 from .cache import cached
 from .registry import register
+from .streams import LRA_STREAMS, split_rng
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 OPERATORS = ("MIN", "MAX", "MED", "SM")
@@ -46,7 +47,6 @@ TOKEN_IDS = {token: i for i, token in enumerate(VOCAB)}
 EOS_ID, DIGIT_0, OPERATOR_0, CLOSE_ID = TOKEN_IDS[EOS], TOKEN_IDS["0"], TOKEN_IDS["[MIN"], TOKEN_IDS[CLOSE]
 OPERATOR_PROBABILITY = 0.25  # LRA's VALUE_P: below max_depth a node is an operator with this probability
 BATCH_TREES = 4096  # trees sampled per batch; fixed so that a seed gives the same examples for any split size
-SPLIT_STREAMS = {"train": 0, "validation": 1, "test": 2}  # one random stream per split
 
 Tree = Union[int, tuple]  # a digit, or (operator name, [children])
 
@@ -328,8 +328,7 @@ def listops(num_train: int = 96_000, num_test: int = 2_000, num_validation: int 
         seen: set = set()  # test first, so that the test set does not depend on num_train
         data = {}
         for split, size in sizes.items():
-            rng = np.random.default_rng([seed, SPLIT_STREAMS[split]])
-            flat, offsets, labels = generate_split(rng, size, seen, **shape)
+            flat, offsets, labels = generate_split(split_rng(seed, split, LRA_STREAMS), size, seen, **shape)
             data[split] = {"flat": torch.from_numpy(flat), "offsets": torch.from_numpy(offsets),
                            "labels": torch.from_numpy(labels)}
         return data

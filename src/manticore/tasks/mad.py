@@ -1,15 +1,19 @@
 """The MAD synthetic tasks (Poli et al., 2024, "Mechanistic Design and Scaling of Hybrid Architectures").
 
-Six generated token tasks, each a `Task` of kind "lm" (paper, Appendix H, "MAD synthetics"):
+Six generated token tasks, each a `Task` of kind "lm" (paper, Appendix H, "MAD synthetics"), each with one
+settings dataclass here:
 
-    mad/in-context-recall        multi-query associative recall: k v k v ..., a random key -> value map per sequence
-    mad/fuzzy-in-context-recall  recall where keys and values are motifs of 1..k tokens; sequences are left-padded
-    mad/noisy-in-context-recall  recall where a pair slot holds noise tokens (from a separate noise vocabulary)
-    mad/selective-copying        tokens scattered among blanks, a copy token, then the tokens again, in order
-    mad/memorization             one fixed key -> value map for the whole dataset: (key, insert) -> value
-    mad/compression              random tokens + a compression token; reconstruct the input (not in MAD_TASKS)
+    mad/in-context-recall        InContextRecall: multi-query associative recall, k v k v ..., a random
+                                 key -> value map per sequence
+    mad/fuzzy-in-context-recall  FuzzyInContextRecall: keys and values are motifs of 1..k tokens; left-padded
+    mad/noisy-in-context-recall  NoisyInContextRecall: a pair slot holds noise tokens (a separate noise vocabulary)
+    mad/selective-copying        SelectiveCopying: tokens scattered among blanks, a copy token, then the tokens
+    mad/memorization             Memorization: one fixed key -> value map for the whole dataset
+    mad/compression              Compression: random tokens + a compression token; reconstruct the input
+                                 (not in MAD_TASKS)
 
     task = tasks.get("mad/in-context-recall", preset="manticore-hard", seed=0)
+    task = InContextRecall.manticore_hard(seed=0).task("manticore-hard")  # the same Task
 
 Glossary
     N        examples in a split (num_train, num_test)
@@ -31,10 +35,12 @@ copy, blank, insert, compression, which take the last ids), except noise, whose 
 appended after it, so Task.vocab_size = vocab_size + noise_vocab_size. The paper's noisy recall ("vocab 128,
 noise vocab 16") is MAD's vocab_size 144.
 
-Presets: "baseline" is MAD's baseline for each task (configs/tasks/*.yml in MAD: 12,800 train / 1,280 test
-examples, vocab 16 and length 128 for recall, ...). "manticore-hard" is the harder variant the Manticore paper
-trains on (Appendix H): vocab 128 and 800 training examples, 80% noise, 96 tokens to copy, a memorization
-vocab of 8,192. Test sizes stay at MAD's 1,280. Explicit settings override the preset.
+Presets are named constructors of each settings class. `baseline()` (the field defaults) is MAD's baseline
+for the task (configs/tasks/*.yml in MAD: 12,800 train / 1,280 test examples, vocab 16 and length 128 for
+recall, ...). `manticore_hard()` is the harder variant the Manticore paper trains on (Appendix H): vocab 128
+and 800 training examples, 80% noise, 96 tokens to copy, a memorization vocab of 8,192. Test sizes stay at
+MAD's 1,280. Keyword overrides replace the preset's values; `tasks.get(name, preset="manticore-hard", ...)`
+calls `from_preset`.
 
 Where we differ from MAD's generators (mad/data/instances.py), on purpose:
 - Every example has exactly seq_len tokens (MAD's recall drops the last one); the last position, which has
@@ -42,14 +48,17 @@ Where we differ from MAD's generators (mad/data/instances.py), on purpose:
 - Selective copying places the tokens uniformly among the blanks with the seeded generator (MAD used the
   global numpy RNG, so its data were not reproducible, and never put a blank after the last token).
 - Fuzzy recall's training labels skip the left padding (predicting the next pad carries no information).
-- Data are generated in vectorised numpy from a seeded generator per (seed, split), so the test split never
-  reuses the train stream; memorization's key -> value map has a stream of its own, shared by both splits.
+- Data are generated in vectorised numpy from a seeded generator per (seed, split) (streams.MAD_STREAMS),
+  so the test split never reuses the train stream; memorization's key -> value map has a stream of its
+  own, shared by both splits.
 """
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import asdict, dataclass, fields
 from numbers import Real
-from typing import Any, Callable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -57,6 +66,7 @@ import torch
 from .base import IGNORE_INDEX, SequenceDataset, Task
 from .cache import cached
 from .registry import register
+from .streams import MAD_STREAMS, split_rng
 
 # The five tasks the paper uses (Appendix H): compression needs an encoder-decoder, so it is left out.
 MAD_TASKS = (
@@ -67,115 +77,278 @@ MAD_TASKS = (
     "mad/memorization",
 )
 
-_MAD_SIZES = dict(num_train=12_800, num_test=1_280)  # MAD's defaults (MADConfig)
-_HARD_SIZES = dict(num_train=800, num_test=1_280)  # the paper: "fewer training examples"; test size unchanged
-
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "mad/in-context-recall": {
-        "baseline": dict(vocab_size=16, seq_len=128, **_MAD_SIZES),
-        "manticore-hard": dict(vocab_size=128, seq_len=128, **_HARD_SIZES),
-    },
-    "mad/fuzzy-in-context-recall": {
-        "baseline": dict(vocab_size=16, seq_len=128, k_motif_size=3, v_motif_size=3, **_MAD_SIZES),
-        "manticore-hard": dict(vocab_size=128, seq_len=128, k_motif_size=3, v_motif_size=3, **_HARD_SIZES),
-    },
-    "mad/noisy-in-context-recall": {  # MAD's vocab_size 32 = 16 + 16 noise ids
-        "baseline": dict(vocab_size=16, noise_vocab_size=16, frac_noise=0.2, seq_len=128, **_MAD_SIZES),
-        "manticore-hard": dict(vocab_size=128, noise_vocab_size=16, frac_noise=0.8, seq_len=128, **_HARD_SIZES),
-    },
-    "mad/selective-copying": {
-        "baseline": dict(vocab_size=16, seq_len=256, num_tokens_to_copy=16, **_MAD_SIZES),
-        "manticore-hard": dict(vocab_size=128, seq_len=256, num_tokens_to_copy=96, **_HARD_SIZES),
-    },
-    "mad/memorization": {  # memorization trains on few examples; the test draws from the same map
-        "baseline": dict(vocab_size=256, seq_len=32, num_train=256, num_test=1_280),
-        "manticore-hard": dict(vocab_size=8192, seq_len=32, num_train=256, num_test=1_280),
-    },
-    "mad/compression": {  # the paper omits compression, so its hard preset is MAD's baseline
-        "baseline": dict(vocab_size=16, seq_len=32, **_MAD_SIZES),
-        "manticore-hard": dict(vocab_size=16, seq_len=32, **_MAD_SIZES),
-    },
-}
-
-_STREAMS = {"train": 0, "test": 1, "map": 2}  # independent generator streams per seed
+PRESETS = ("baseline", "manticore-hard")  # the named constructors baseline() and manticore_hard()
+HARD_NUM_TRAIN = 800  # the paper: "fewer training examples"; the test size stays MAD's
 
 Split = str  # "train" or "test"
-Generate = Callable[[np.random.Generator, int, Split], tuple[np.ndarray, np.ndarray]]
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The registered builders
+# Settings shared by every task, and building a Task from them
 # ---------------------------------------------------------------------------------------------------------
 
 
-@register("mad/in-context-recall")
-def in_context_recall(preset: str = "baseline", seed: int = 0, num_train: int | None = None,
-                      num_test: int | None = None, vocab_size: int | None = None, seq_len: int | None = None,
-                      num_keys: int | None = None, use_cache: bool = True) -> Task:
+@dataclass(frozen=True, kw_only=True)
+class MadTask:
+    """The settings every MAD task shares; a subclass adds its own, validates them and generates its data.
+
+    The defaults are MAD's baseline (MADConfig); a subclass redefines those that differ for its task.
+    """
+
+    name: ClassVar[str]  # the registered task name, e.g. "mad/in-context-recall"
+
+    seed: int = 0
+    """Seeds every random stream of the task (streams.MAD_STREAMS): the splits and memorization's map."""
+    num_train: int = 12_800
+    """N of the train split."""
+    num_test: int = 1_280
+    """N of the test split."""
+    vocab_size: int = 16
+    """Token ids the task uses, its special tokens included (noisy recall appends its noise ids after them)."""
+    seq_len: int = 128
+    """L: tokens in every example (Task.max_length)."""
+
+    def __post_init__(self):
+        self._check_int("seed", 0)
+        self._check_int("num_train", 1)
+        self._check_int("num_test", 1)
+
+    @classmethod
+    def baseline(cls, **overrides: Any) -> MadTask:
+        """MAD's baseline settings for this task (the field defaults), with `overrides` replacing some."""
+        return cls(**overrides)
+
+    @classmethod
+    def manticore_hard(cls, **overrides: Any) -> MadTask:
+        """The Manticore paper's harder variant (Appendix H): vocab 128, 800 training examples."""
+        return cls(**{"vocab_size": 128, "num_train": HARD_NUM_TRAIN, **overrides})
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides: Any) -> MadTask:
+        """The named constructor for `preset` ("baseline" or "manticore-hard"), given the overrides."""
+        if preset not in PRESETS:
+            raise ValueError(f"{cls.name}: unknown preset={preset!r}; accepted: {', '.join(map(repr, PRESETS))}.")
+        return getattr(cls, preset.replace("-", "_"))(**overrides)
+
+    @property
+    def task_vocab_size(self) -> int:
+        """Task.vocab_size: every id the inputs use."""
+        return self.vocab_size
+
+    @property
+    def pad_token_id(self) -> int:
+        """Task.pad_token_id: what collate pads with."""
+        return 0
+
+    def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
+        """N examples of `split` drawn from rng -> input ids (N, L), aligned labels (N, L)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Task.metadata beyond the preset and settings: the token ids' roles and, per split, what is scored."""
+        raise NotImplementedError
+
+    def task(self, preset: str | None = None, use_cache: bool = True) -> Task:
+        """Generate (or load from the cache) both splits and wrap them in a Task.
+
+        preset: recorded in Task.metadata["preset"]: the preset these settings came from (None: neither).
+        The cache key is derived from the task name and every setting, so equal settings share an entry.
+        """
+        settings = asdict(self)
+
+        def build() -> dict[str, torch.Tensor]:
+            data = {}
+            for split in ("train", "test"):
+                rng = split_rng(self.seed, split, MAD_STREAMS)
+                ids, labels = self.generate(rng, settings[f"num_{split}"], split)
+                data[f"{split}_input_ids"] = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
+                data[f"{split}_labels"] = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
+            return data
+
+        data = cached(self.name, settings, build, use_cache)
+        return Task(
+            name=self.name, kind="lm", vocab_size=self.task_vocab_size, max_length=self.seq_len,
+            pad_token_id=self.pad_token_id,
+            train=SequenceDataset(data["train_input_ids"], data["train_labels"]),
+            test=SequenceDataset(data["test_input_ids"], data["test_labels"]),
+            metadata=dict(preset=preset, settings=settings, **self.describe()),
+        )
+
+    def _check_int(self, setting: str, minimum: int) -> None:
+        value = getattr(self, setting)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{self.name}: {setting} must be an integer, got {value!r} ({type(value).__name__}).")
+        if value < minimum:
+            raise ValueError(f"{self.name}: {setting}={value} is too small; accepted: an integer >= {minimum}.")
+
+    def _check_vocab(self, minimum: int, why: str) -> None:
+        self._check_int("vocab_size", 1)
+        if self.vocab_size < minimum:
+            raise ValueError(f"{self.name}: vocab_size={self.vocab_size} is too small; it needs >= {minimum} ({why}).")
+
+
+def _registered(cls: type[MadTask]) -> type[MadTask]:
+    """Register cls.name: tasks.get(name, preset=..., use_cache=..., **settings) -> cls.from_preset(...).task().
+
+    The builder's signature lists every setting, so the registry names them when it rejects an unknown one.
+    A setting given as None keeps the preset's value, as before (seed has no preset value).
+    """
+
+    def build(preset: str = "baseline", *, use_cache: bool = True, **settings: Any) -> Task:
+        overrides = {k: v for k, v in settings.items() if v is not None or k == "seed"}
+        return cls.from_preset(preset, **overrides).task(preset, use_cache)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("preset", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="baseline")]
+    params += [inspect.Parameter(f.name, keyword, default=0 if f.name == "seed" else None) for f in fields(cls)]
+    params.append(inspect.Parameter("use_cache", keyword, default=True))
+    build.__signature__ = inspect.Signature(params, return_annotation=Task)
+    build.__name__ = build.__qualname__ = cls.__name__
+    build.__doc__ = cls.__doc__
+    register(cls.name)(build)
+    return cls
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The six tasks
+# ---------------------------------------------------------------------------------------------------------
+
+
+@_registered
+@dataclass(frozen=True, kw_only=True)
+class InContextRecall(MadTask):
     """Multi-query associative recall: k v k v ... with a random key -> value map per sequence.
 
-    Keys are ids [0, vocab_size // 2), values the rest. num_keys: keys each sequence draws from (a random
-    subset of the key half); None draws from the whole key half, as MAD does.
+    Keys are ids [0, vocab_size // 2), values the rest. The last pair is a query: it repeats an earlier key.
     """
+
     name = "mad/in-context-recall"
-    s = _resolve(name, preset, seed=seed, num_train=num_train, num_test=num_test, vocab_size=vocab_size,
-                 seq_len=seq_len, num_keys=num_keys)
-    return _recall_task(name, preset, s, use_cache)
+
+    num_keys: int | None = None
+    """Keys each sequence draws from, a random subset of the key half; None: the whole key half, as MAD."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._check_vocab(minimum=2, why="one half for keys and the other for values")
+        self._check_int("seq_len", 4)
+        if self.seq_len % 2:
+            raise ValueError(f"{self.name}: seq_len={self.seq_len} must be even (the sequence is key, value pairs).")
+        if self.num_keys is not None:
+            self._check_int("num_keys", 1)
+            if self.num_keys > self.vocab_size // 2:
+                raise ValueError(f"{self.name}: num_keys={self.num_keys} exceeds the {self.vocab_size // 2} key ids "
+                                 f"of vocab_size={self.vocab_size}; accepted: 1 to {self.vocab_size // 2}, or None.")
+
+    def noise(self) -> tuple[float, int]:
+        """(frac_noise, noise_vocab_size): plain recall has no noise."""
+        return 0.0, 0
+
+    @property
+    def task_vocab_size(self) -> int:
+        return self.vocab_size + self.noise()[1]
+
+    def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
+        tokens, scored = _recall(rng, n, self.vocab_size, self.seq_len, self.num_keys, *self.noise())
+        return tokens, _shift(tokens, scored if split == "test" else None)
+
+    def describe(self) -> dict[str, Any]:
+        vocab, noise_vocab = self.vocab_size, self.noise()[1]
+        metadata = dict(
+            key_ids=[0, vocab // 2], value_ids=[vocab // 2, vocab],
+            scored=dict(train="next token at every position but the last",
+                        test="positions of a key already seen in the sequence; the label is its value"),
+        )
+        if noise_vocab:
+            metadata["noise_ids"] = [vocab, vocab + noise_vocab]
+        return metadata
 
 
-@register("mad/noisy-in-context-recall")
-def noisy_in_context_recall(preset: str = "baseline", seed: int = 0, num_train: int | None = None,
-                            num_test: int | None = None, vocab_size: int | None = None,
-                            seq_len: int | None = None, frac_noise: float | None = None,
-                            noise_vocab_size: int | None = None, num_keys: int | None = None,
-                            use_cache: bool = True) -> Task:
+@_registered
+@dataclass(frozen=True, kw_only=True)
+class NoisyInContextRecall(InContextRecall):
     """Recall where each pair slot holds two noise tokens with probability frac_noise.
 
     Noise ids are [vocab_size, vocab_size + noise_vocab_size). The last pair (a query) and one earlier pair
-    are never noise, so every sequence has a scored query.
+    are never noise, so every sequence has a scored query. MAD's vocab_size is vocab_size + noise_vocab_size.
     """
+
     name = "mad/noisy-in-context-recall"
-    s = _resolve(name, preset, seed=seed, num_train=num_train, num_test=num_test, vocab_size=vocab_size,
-                 seq_len=seq_len, frac_noise=frac_noise, noise_vocab_size=noise_vocab_size, num_keys=num_keys)
-    return _recall_task(name, preset, s, use_cache)
+
+    frac_noise: float = 0.2
+    """Probability that a pair slot is noise; accepted: 0 <= frac_noise < 1."""
+    noise_vocab_size: int = 16
+    """Noise token ids, appended after vocab_size; at least 1 when frac_noise > 0."""
+
+    @classmethod
+    def manticore_hard(cls, **overrides: Any) -> MadTask:
+        """The paper's noisy recall (Appendix H): vocab 128, noise vocab 16, 80% noise, 800 training examples."""
+        return cls(**{"vocab_size": 128, "frac_noise": 0.8, "num_train": HARD_NUM_TRAIN, **overrides})
+
+    def __post_init__(self):
+        super().__post_init__()
+        frac = self.frac_noise
+        if isinstance(frac, bool) or not isinstance(frac, Real):
+            raise TypeError(f"{self.name}: frac_noise must be a number, got {frac!r}.")
+        if not 0 <= frac < 1:
+            raise ValueError(f"{self.name}: frac_noise={frac} is out of range; accepted: 0 <= frac_noise < 1.")
+        self._check_int("noise_vocab_size", 1 if frac > 0 else 0)
+
+    def noise(self) -> tuple[float, int]:
+        return self.frac_noise, self.noise_vocab_size
 
 
-@register("mad/fuzzy-in-context-recall")
-def fuzzy_in_context_recall(preset: str = "baseline", seed: int = 0, num_train: int | None = None,
-                            num_test: int | None = None, vocab_size: int | None = None,
-                            seq_len: int | None = None, k_motif_size: int | None = None,
-                            v_motif_size: int | None = None, use_cache: bool = True) -> Task:
+@_registered
+@dataclass(frozen=True, kw_only=True)
+class FuzzyInContextRecall(MadTask):
     """Recall where keys are motifs of 1..k_motif_size tokens and values of 1..v_motif_size tokens.
 
     Id vocab_size - 1 is the pad token; keys are ids [0, K) with K = (vocab_size - 1) // 2, values
     [K, vocab_size - 1). A motif's tokens are distinct. Test keys all have k_motif_size tokens (as in MAD).
     """
+
     name = "mad/fuzzy-in-context-recall"
-    s = _resolve(name, preset, seed=seed, num_train=num_train, num_test=num_test, vocab_size=vocab_size,
-                 seq_len=seq_len, k_motif_size=k_motif_size, v_motif_size=v_motif_size)
-    _check_fuzzy(name, s)
-    vocab, k, v = s["vocab_size"], s["k_motif_size"], s["v_motif_size"]
-    num_keys = (vocab - 1) // 2
 
-    def generate(rng, n, split):
-        tokens, scored = _fuzzy_recall(rng, n, vocab, s["seq_len"], k, v, test=split == "test")
-        if split == "test":
-            return tokens, _shift(tokens, scored)
-        return tokens, _shift(tokens, tokens != vocab - 1)
+    k_motif_size: int = 3
+    """k: the most tokens in a key motif."""
+    v_motif_size: int = 3
+    """v: the most tokens in a value motif."""
 
-    metadata = dict(
-        key_ids=[0, num_keys], value_ids=[num_keys, vocab - 1], pad_token_id=vocab - 1,
-        scored=dict(train="next token at every position, except where the next token is padding",
-                    test="every value token of a key motif already seen in the sequence, at the position "
-                         "before it (the last key token predicts the first value token)"),
-    )
-    return _make_task(name, preset, s, use_cache, generate, vocab, metadata, pad_token_id=vocab - 1)
+    def __post_init__(self):
+        super().__post_init__()
+        self._check_int("k_motif_size", 1)
+        self._check_int("v_motif_size", 1)
+        k, v = self.k_motif_size, self.v_motif_size
+        self._check_vocab(minimum=2 * max(k, v) + 1,
+                          why=f"{k} distinct key ids, {v} distinct value ids (half of the ids each) and the pad token")
+        self._check_int("seq_len", 2 * (k + v))
+        if ((self.vocab_size - 1) // 2 + 1) ** k >= 2**62:
+            raise ValueError(f"{self.name}: k_motif_size={k} is too large for vocab_size={self.vocab_size} "
+                             f"(key motifs are numbered in 62 bits).")
+
+    @property
+    def pad_token_id(self) -> int:
+        return self.vocab_size - 1
+
+    def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
+        pad, test = self.pad_token_id, split == "test"
+        tokens, scored = _fuzzy_recall(rng, n, self.vocab_size, self.seq_len, self.k_motif_size,
+                                       self.v_motif_size, test=test)
+        return tokens, _shift(tokens, scored if test else tokens != pad)
+
+    def describe(self) -> dict[str, Any]:
+        pad = self.pad_token_id
+        num_keys = pad // 2
+        return dict(
+            key_ids=[0, num_keys], value_ids=[num_keys, pad], pad_token_id=pad,
+            scored=dict(train="next token at every position, except where the next token is padding",
+                        test="every value token of a key motif already seen in the sequence, at the position "
+                             "before it (the last key token predicts the first value token)"),
+        )
 
 
-@register("mad/selective-copying")
-def selective_copying(preset: str = "baseline", seed: int = 0, num_train: int | None = None,
-                      num_test: int | None = None, vocab_size: int | None = None, seq_len: int | None = None,
-                      num_tokens_to_copy: int | None = None, use_cache: bool = True) -> Task:
+@_registered
+@dataclass(frozen=True, kw_only=True)
+class SelectiveCopying(MadTask):
     """num_tokens_to_copy (n) tokens scattered among blanks, the copy token, then n blanks.
 
     Ids: tokens [0, vocab_size - 2), blank vocab_size - 2, copy vocab_size - 1. Layout (length L):
@@ -184,54 +357,83 @@ def selective_copying(preset: str = "baseline", seed: int = 0, num_train: int | 
     i.e. the model writes the j-th token while reading the j-th blank after the copy token; everything else
     (the copy token included) is IGNORE_INDEX. Train and test are scored alike.
     """
+
     name = "mad/selective-copying"
-    s = _resolve(name, preset, seed=seed, num_train=num_train, num_test=num_test, vocab_size=vocab_size,
-                 seq_len=seq_len, num_tokens_to_copy=num_tokens_to_copy)
-    _check_copying(name, s)
-    vocab, n_copy = s["vocab_size"], s["num_tokens_to_copy"]
 
-    def generate(rng, n, split):
-        return _selective_copying(rng, n, vocab, s["seq_len"], n_copy)
+    seq_len: int = 256
+    """L: tokens in every example; at least 2 * num_tokens_to_copy + 2."""
+    num_tokens_to_copy: int = 16
+    """n: the tokens scattered among the blanks, to be copied after the copy token."""
 
-    metadata = dict(
-        token_ids=[0, vocab - 2], blank_token_id=vocab - 2, copy_token_id=vocab - 1,
-        scored=dict(train=f"the last {n_copy} positions: the tokens to copy, in order",
-                    test=f"the last {n_copy} positions: the tokens to copy, in order"),
-    )
-    return _make_task(name, preset, s, use_cache, generate, vocab, metadata)
+    @classmethod
+    def manticore_hard(cls, **overrides: Any) -> MadTask:
+        """The paper's harder copying (Appendix H): vocab 128, 96 tokens to copy, 800 training examples."""
+        return cls(**{"vocab_size": 128, "num_tokens_to_copy": 96, "num_train": HARD_NUM_TRAIN, **overrides})
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._check_vocab(minimum=3, why="at least one token id, the blank and the copy token")
+        self._check_int("num_tokens_to_copy", 1)
+        self._check_int("seq_len", 1)
+        n_copy, needed = self.num_tokens_to_copy, 2 * self.num_tokens_to_copy + 2
+        if self.seq_len < needed:
+            raise ValueError(f"{self.name}: seq_len={self.seq_len} is too short for num_tokens_to_copy={n_copy}; "
+                             f"it needs seq_len >= 2 * num_tokens_to_copy + 2 = {needed} (the tokens, at least one "
+                             f"blank, the copy token and one answer slot per token).")
+
+    def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
+        return _selective_copying(rng, n, self.vocab_size, self.seq_len, self.num_tokens_to_copy)
+
+    def describe(self) -> dict[str, Any]:
+        vocab, scored = self.vocab_size, f"the last {self.num_tokens_to_copy} positions: the tokens to copy, in order"
+        return dict(token_ids=[0, vocab - 2], blank_token_id=vocab - 2, copy_token_id=vocab - 1,
+                    scored=dict(train=scored, test=scored))
 
 
-@register("mad/memorization")
-def memorization(preset: str = "baseline", seed: int = 0, num_train: int | None = None,
-                 num_test: int | None = None, vocab_size: int | None = None, seq_len: int | None = None,
-                 use_cache: bool = True) -> Task:
+@_registered
+@dataclass(frozen=True, kw_only=True)
+class Memorization(MadTask):
     """(key, insert) pairs; the label at each insert token is the key's value under one fixed map.
 
     Ids: insert vocab_size - 1; keys [0, K) with K = (vocab_size - 1) // 2; values [K, vocab_size - 1). The
     map (injective, seeded by `seed` alone) is the same for every example of both splits.
     """
+
     name = "mad/memorization"
-    s = _resolve(name, preset, seed=seed, num_train=num_train, num_test=num_test, vocab_size=vocab_size,
-                 seq_len=seq_len)
-    _check_memorization(name, s)
-    vocab = s["vocab_size"]
-    value_of = _memorization_map(s["seed"], vocab)
 
-    def generate(rng, n, split):
-        return _memorization(rng, n, value_of, s["seq_len"], insert=vocab - 1)
+    num_train: int = 256
+    """N of the train split: memorization trains on few examples; the test draws from the same map."""
+    vocab_size: int = 256
+    """Token ids: keys, values and the insert token."""
+    seq_len: int = 32
+    """L: tokens in every example, (key, insert) pairs, so even."""
 
-    metadata = dict(
-        key_ids=[0, len(value_of)], value_ids=[len(value_of), vocab - 1], insert_token_id=vocab - 1,
-        scored=dict(train="the insert positions: the value of the key before them",
-                    test="the insert positions: the value of the key before them"),
-    )
-    return _make_task(name, preset, s, use_cache, generate, vocab, metadata)
+    @classmethod
+    def manticore_hard(cls, **overrides: Any) -> MadTask:
+        """The paper's harder memorization (Appendix H): a vocab of 8,192; the sizes stay MAD's."""
+        return cls(**{"vocab_size": 8192, **overrides})
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._check_vocab(minimum=3, why="a key id, a value id and the insert token")
+        self._check_int("seq_len", 2)
+        if self.seq_len % 2:
+            raise ValueError(f"{self.name}: seq_len={self.seq_len} must be even (the sequence is key, insert pairs).")
+
+    def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
+        value_of = _memorization_map(self.seed, self.vocab_size)
+        return _memorization(rng, n, value_of, self.seq_len, insert=self.vocab_size - 1)
+
+    def describe(self) -> dict[str, Any]:
+        insert = self.vocab_size - 1
+        scored = "the insert positions: the value of the key before them"
+        return dict(key_ids=[0, insert // 2], value_ids=[insert // 2, insert], insert_token_id=insert,
+                    scored=dict(train=scored, test=scored))
 
 
-@register("mad/compression")
-def compression(preset: str = "baseline", seed: int = 0, num_train: int | None = None,
-                num_test: int | None = None, vocab_size: int | None = None, seq_len: int | None = None,
-                use_cache: bool = True) -> Task:
+@_registered
+@dataclass(frozen=True, kw_only=True)
+class Compression(MadTask):
     """Random tokens [0, vocab_size - 1) and the compression token vocab_size - 1 at the end.
 
     The target is the input itself (labels == input_ids): MAD trains an encoder-decoder that squeezes the
@@ -239,152 +441,34 @@ def compression(preset: str = "baseline", seed: int = 0, num_train: int | None =
     at position i" would only have to copy its current token, so this kind-"lm" task is meaningful only
     with such an encoder-decoder; the Manticore paper omits it for that reason (Appendix H).
     """
+
     name = "mad/compression"
-    s = _resolve(name, preset, seed=seed, num_train=num_train, num_test=num_test, vocab_size=vocab_size,
-                 seq_len=seq_len)
-    _check_vocab(name, s, minimum=2, why="at least one token id and the compression token")
-    _check_int(name, "seq_len", s["seq_len"], 2)
-    vocab = s["vocab_size"]
 
-    def generate(rng, n, split):
-        return _compression(rng, n, vocab, s["seq_len"])
+    seq_len: int = 32
+    """L: tokens in every example, the compression token included."""
 
-    metadata = dict(
-        token_ids=[0, vocab - 1], compression_token_id=vocab - 1, needs_encoder_decoder=True,
-        scored=dict(train="every position: labels are the input tokens (reconstruction)",
-                    test="every position: labels are the input tokens (reconstruction)"),
-    )
-    return _make_task(name, preset, s, use_cache, generate, vocab, metadata)
+    @classmethod
+    def manticore_hard(cls, **overrides: Any) -> MadTask:
+        """The paper omits compression, so its hard preset is MAD's baseline."""
+        return cls(**overrides)
 
+    def __post_init__(self):
+        super().__post_init__()
+        self._check_vocab(minimum=2, why="at least one token id and the compression token")
+        self._check_int("seq_len", 2)
 
-# ---------------------------------------------------------------------------------------------------------
-# Settings: presets, overrides, validation
-# ---------------------------------------------------------------------------------------------------------
+    def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
+        return _compression(rng, n, self.vocab_size, self.seq_len)
 
-
-def _resolve(name: str, preset: str, **given: Any) -> dict[str, Any]:
-    """The preset's settings for task `name`, overridden by every given setting that is not None."""
-    if preset not in PRESETS[name]:
-        raise ValueError(f"{name}: unknown preset={preset!r}; accepted: {', '.join(map(repr, PRESETS[name]))}.")
-    settings = dict(PRESETS[name][preset])
-    settings.update({k: v for k, v in given.items() if v is not None or k not in settings})
-    _check_int(name, "seed", settings["seed"], 0)
-    _check_int(name, "num_train", settings["num_train"], 1)
-    _check_int(name, "num_test", settings["num_test"], 1)
-    return settings
+    def describe(self) -> dict[str, Any]:
+        scored = "every position: labels are the input tokens (reconstruction)"
+        return dict(token_ids=[0, self.vocab_size - 1], compression_token_id=self.vocab_size - 1,
+                    needs_encoder_decoder=True, scored=dict(train=scored, test=scored))
 
 
-def _check_int(name: str, setting: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: {setting} must be an integer, got {value!r} ({type(value).__name__}).")
-    if value < minimum:
-        raise ValueError(f"{name}: {setting}={value} is too small; accepted: an integer >= {minimum}.")
-
-
-def _check_vocab(name: str, s: dict[str, Any], minimum: int, why: str) -> None:
-    _check_int(name, "vocab_size", s["vocab_size"], 1)
-    if s["vocab_size"] < minimum:
-        raise ValueError(f"{name}: vocab_size={s['vocab_size']} is too small; it needs >= {minimum} ({why}).")
-
-
-def _check_recall(name: str, s: dict[str, Any]) -> None:
-    _check_vocab(name, s, minimum=2, why="one half for keys and the other for values")
-    _check_int(name, "seq_len", s["seq_len"], 4)
-    if s["seq_len"] % 2:
-        raise ValueError(f"{name}: seq_len={s['seq_len']} must be even (the sequence is key, value pairs).")
-    if s["num_keys"] is not None:
-        _check_int(name, "num_keys", s["num_keys"], 1)
-        if s["num_keys"] > s["vocab_size"] // 2:
-            raise ValueError(f"{name}: num_keys={s['num_keys']} exceeds the {s['vocab_size'] // 2} key ids of "
-                             f"vocab_size={s['vocab_size']}; accepted: 1 to {s['vocab_size'] // 2}, or None.")
-    if "frac_noise" in s:
-        frac = s["frac_noise"]
-        if isinstance(frac, bool) or not isinstance(frac, Real):
-            raise TypeError(f"{name}: frac_noise must be a number, got {frac!r}.")
-        if not 0 <= frac < 1:
-            raise ValueError(f"{name}: frac_noise={frac} is out of range; accepted: 0 <= frac_noise < 1.")
-        _check_int(name, "noise_vocab_size", s["noise_vocab_size"], 1 if frac > 0 else 0)
-
-
-def _check_fuzzy(name: str, s: dict[str, Any]) -> None:
-    _check_int(name, "k_motif_size", s["k_motif_size"], 1)
-    _check_int(name, "v_motif_size", s["v_motif_size"], 1)
-    k, v = s["k_motif_size"], s["v_motif_size"]
-    _check_vocab(name, s, minimum=2 * max(k, v) + 1,
-                 why=f"{k} distinct key ids, {v} distinct value ids (half of the ids each) and the pad token")
-    _check_int(name, "seq_len", s["seq_len"], 2 * (k + v))
-    if ((s["vocab_size"] - 1) // 2 + 1) ** k >= 2**62:
-        raise ValueError(f"{name}: k_motif_size={k} is too large for vocab_size={s['vocab_size']} "
-                         f"(key motifs are numbered in 62 bits).")
-
-
-def _check_copying(name: str, s: dict[str, Any]) -> None:
-    _check_vocab(name, s, minimum=3, why="at least one token id, the blank and the copy token")
-    _check_int(name, "num_tokens_to_copy", s["num_tokens_to_copy"], 1)
-    _check_int(name, "seq_len", s["seq_len"], 1)
-    needed = 2 * s["num_tokens_to_copy"] + 2
-    if s["seq_len"] < needed:
-        raise ValueError(f"{name}: seq_len={s['seq_len']} is too short for num_tokens_to_copy="
-                         f"{s['num_tokens_to_copy']}; it needs seq_len >= 2 * num_tokens_to_copy + 2 = {needed} "
-                         f"(the tokens, at least one blank, the copy token and one answer slot per token).")
-
-
-def _check_memorization(name: str, s: dict[str, Any]) -> None:
-    _check_vocab(name, s, minimum=3, why="a key id, a value id and the insert token")
-    _check_int(name, "seq_len", s["seq_len"], 2)
-    if s["seq_len"] % 2:
-        raise ValueError(f"{name}: seq_len={s['seq_len']} must be even (the sequence is key, insert pairs).")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Building a Task from a generator
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _recall_task(name: str, preset: str, s: dict[str, Any], use_cache: bool) -> Task:
-    """The Task for plain or noisy recall; settings s are resolved."""
-    _check_recall(name, s)
-    vocab, noise_vocab = s["vocab_size"], s.get("noise_vocab_size", 0)
-    frac_noise = s.get("frac_noise", 0.0)
-
-    def generate(rng, n, split):
-        tokens, scored = _recall(rng, n, vocab, s["seq_len"], s["num_keys"], frac_noise, noise_vocab)
-        return tokens, _shift(tokens, scored if split == "test" else None)
-
-    metadata = dict(
-        key_ids=[0, vocab // 2], value_ids=[vocab // 2, vocab],
-        scored=dict(train="next token at every position but the last",
-                    test="positions of a key already seen in the sequence; the label is its value"),
-    )
-    if noise_vocab:
-        metadata["noise_ids"] = [vocab, vocab + noise_vocab]
-    return _make_task(name, preset, s, use_cache, generate, vocab + noise_vocab, metadata)
-
-
-def _make_task(name: str, preset: str, s: dict[str, Any], use_cache: bool, generate: Generate,
-               vocab_size: int, metadata: dict[str, Any], pad_token_id: int = 0) -> Task:
-    """Generate (or load from the cache) both splits and wrap them in a Task."""
-
-    def build() -> dict[str, torch.Tensor]:
-        data = {}
-        for split in ("train", "test"):
-            ids, labels = generate(_rng(s["seed"], split), s[f"num_{split}"], split)
-            data[f"{split}_input_ids"] = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
-            data[f"{split}_labels"] = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
-        return data
-
-    data = cached(name, s, build, use_cache)
-    return Task(
-        name=name, kind="lm", vocab_size=vocab_size, max_length=s["seq_len"], pad_token_id=pad_token_id,
-        train=SequenceDataset(data["train_input_ids"], data["train_labels"]),
-        test=SequenceDataset(data["test_input_ids"], data["test_labels"]),
-        metadata=dict(preset=preset, settings=dict(s), **metadata),
-    )
-
-
-def _rng(seed: int, stream: str) -> np.random.Generator:
-    """An independent generator for (seed, stream), stream one of train / test / map."""
-    return np.random.default_rng([seed, _STREAMS[stream]])
+SETTINGS: dict[str, type[MadTask]] = {cls.name: cls for cls in (
+    InContextRecall, FuzzyInContextRecall, NoisyInContextRecall, SelectiveCopying, Memorization, Compression)}
+"""Each task name's settings class."""
 
 
 def _shift(tokens: np.ndarray, scored: np.ndarray | None) -> np.ndarray:
@@ -549,7 +633,7 @@ def _selective_copying(rng: np.random.Generator, n: int, vocab_size: int, seq_le
 def _memorization_map(seed: int, vocab_size: int) -> np.ndarray:
     """(K,) the fixed, injective map: value_of[key] for keys [0, K), values in [K, vocab_size - 1)."""
     keys_ids = (vocab_size - 1) // 2
-    return keys_ids + _rng(seed, "map").permutation(vocab_size - 1 - keys_ids)[:keys_ids]
+    return keys_ids + split_rng(seed, "map", MAD_STREAMS).permutation(vocab_size - 1 - keys_ids)[:keys_ids]
 
 
 def _memorization(rng: np.random.Generator, n: int, value_of: np.ndarray, seq_len: int,

@@ -39,10 +39,10 @@ import torch
 from .base import SequenceDataset, Task
 from .cache import cached
 from .registry import register
+from .streams import LRA_STREAMS, split_rng
 
 RESOLUTIONS = (32, 64, 128)  # Pathfinder-32, -64 and Path-X
 CONTOUR_LENGTHS = (6, 9, 14)  # LRA's difficulties: easy, intermediate, hard
-SPLIT_STREAMS = {"train": 0, "validation": 1, "test": 2}  # one random stream per split
 STROKE = 255  # snakes and markers; the background is 0
 CANDIDATES = 16  # k: directions tried at once for each paddle
 START_TRIES = 20  # start points tried for one snake
@@ -337,8 +337,8 @@ def pathfinder(resolution: int = 32, contour_length: int = 14, num_train: int = 
 
     def build() -> dict:
         data = {}
-        for split in SPLIT_STREAMS:
-            rng = np.random.default_rng([seed, SPLIT_STREAMS[split]])
+        for split in ("train", "validation", "test"):
+            rng = split_rng(seed, split, LRA_STREAMS)
             images, labels = generate_images(rng, sizes[f"num_{split}"], resolution, contour_length, num_distractors)
             data[split] = {"pixels": torch.from_numpy(images.reshape(len(images), -1)),  # row-major, uint8
                            "labels": torch.from_numpy(labels)}

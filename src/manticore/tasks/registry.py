@@ -25,13 +25,17 @@ def names() -> list[str]:
     return sorted(TASKS)
 
 
-def get(name: str, **settings) -> Task:
-    """Build the task `name` with the given settings; errors name what is accepted."""
+def check_settings(name: str, settings: dict) -> None:
+    """Raise if `name` is not a registered task (ValueError) or takes none of some settings (TypeError)."""
     if name not in TASKS:
         raise ValueError(f"Unknown task {name!r}. Registered tasks: {', '.join(names())}.")
-    builder = TASKS[name]
-    accepted = inspect.signature(builder).parameters
+    accepted = inspect.signature(TASKS[name]).parameters
     unknown = [k for k in settings if k not in accepted]
     if unknown and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
         raise TypeError(f"Task {name!r} got unknown setting(s) {unknown}; accepted: {', '.join(accepted)}.")
-    return builder(**settings)
+
+
+def get(name: str, **settings) -> Task:
+    """Build the task `name` with the given settings; errors name what is accepted."""
+    check_settings(name, settings)
+    return TASKS[name](**settings)

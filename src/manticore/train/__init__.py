@@ -1,6 +1,26 @@
-"""Training: one engine for every stage (engine.py), search algorithms (search.py), stages (stages.py)."""
+"""Training: one engine for every stage (engine.py), search algorithms (search.py), the run-directory schema
+(rundir.py), run configs (run_config.py) and the stages (stages/, one module each).
 
-from .config import SearchConfig, TrainConfig
-from .engine import Engine
+Names load on first use, so the CLI can read the stage registry without importing torch.
+"""
 
-__all__ = ["Engine", "SearchConfig", "TrainConfig"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+    from .engine import Engine
+    from .search import SearchAlgorithm, SearchConfig, register_algorithm
+
+_EXPORTS = {"Engine": ".engine", "TrainConfig": ".config", "SearchConfig": ".search",
+            "SearchAlgorithm": ".search", "register_algorithm": ".search"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,17 +1,19 @@
-"""Settings of a training run, shared by every stage. Validation names the field that is wrong."""
+"""`TrainConfig`: how the engine trains, shared by every stage. Validation names the field that is wrong.
+
+Light on purpose (no torch): stage settings embed it, and the CLI lists them in `--help`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 PRECISIONS = ("fp32", "bf16")
 SCHEDULES = ("linear", "constant")
-ALGORITHMS = ("darts", "gaea", "gumbel")
-UPDATES = ("simultaneous", "alternating")
 
 
-def _check(condition: bool, field: str, value: Any, accepted: str) -> None:
+def check(condition: bool, field: str, value: Any, accepted: str) -> None:
+    """Raise ValueError("{field}={value!r} is not valid; accepted: {accepted}.") unless condition holds."""
     if not condition:
         raise ValueError(f"{field}={value!r} is not valid; accepted: {accepted}.")
 
@@ -34,7 +36,7 @@ class TrainConfig:
     """AdamW weight decay of the model parameters (never applied to mixture weights)."""
     warmup_steps: int = 0
     """Linear warm-up steps of both schedules."""
-    schedule: str = "linear"
+    schedule: Literal["linear", "constant"] = "linear"
     """'linear' (decay to 0 at max_steps, as in the paper) or 'constant' after warm-up."""
     clip_grad: float | None = 1.0
     """Max global gradient norm of the model parameters; None to disable."""
@@ -48,54 +50,23 @@ class TrainConfig:
     """Write a resumable checkpoint every N steps (0: only at the end)."""
     seed: int = 0
     """Seed of initialisation-independent randomness: data order, dropout, Gumbel noise."""
-    precision: str = "fp32"
+    precision: Literal["fp32", "bf16"] = "fp32"
     """'fp32' or 'bf16' (autocast, where the device supports it)."""
 
     def __post_init__(self):
         for name in ("max_steps", "batch_size", "grad_accum"):
             value = getattr(self, name)
-            _check(isinstance(value, int) and value > 0, name, value, "a positive integer")
+            check(isinstance(value, int) and value > 0, name, value, "a positive integer")
         for name in ("warmup_steps", "eval_every", "log_every", "checkpoint_every"):
             value = getattr(self, name)
-            _check(isinstance(value, int) and value >= 0, name, value, "a non-negative integer")
+            check(isinstance(value, int) and value >= 0, name, value, "a non-negative integer")
         for name in ("lr", "arch_lr", "weight_decay"):
             value = getattr(self, name)
-            _check(isinstance(value, (int, float)) and value >= 0, name, value, "a number >= 0")
-        _check(self.clip_grad is None or self.clip_grad > 0, "clip_grad", self.clip_grad, "a number > 0 or None")
-        _check(self.schedule in SCHEDULES, "schedule", self.schedule, " or ".join(SCHEDULES))
-        _check(self.precision in PRECISIONS, "precision", self.precision, " or ".join(PRECISIONS))
-        _check(self.eval_batches is None or self.eval_batches > 0, "eval_batches", self.eval_batches, "None or > 0")
+            check(isinstance(value, (int, float)) and value >= 0, name, value, "a number >= 0")
+        check(self.clip_grad is None or self.clip_grad > 0, "clip_grad", self.clip_grad, "a number > 0 or None")
+        check(self.schedule in SCHEDULES, "schedule", self.schedule, " or ".join(SCHEDULES))
+        check(self.precision in PRECISIONS, "precision", self.precision, " or ".join(PRECISIONS))
+        check(self.eval_batches is None or self.eval_batches > 0, "eval_batches", self.eval_batches, "None or > 0")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class SearchConfig:
-    """How the mixture weights are searched (DARTS-style, paper Appendix B.5)."""
-
-    algorithm: str = "darts"
-    """'darts' (softmax, AdamW), 'gaea' (exponentiated gradient on the simplex) or 'gumbel' (Gumbel-softmax)."""
-    updates: str = "simultaneous"
-    """'simultaneous' (one backward for both) or 'alternating' (an architecture step, then a model step)."""
-    bilevel: bool = False
-    """Architecture steps take batches from a held-out split (the task's validation split, else carved from train)."""
-    gumbel_temperature: float = 1.0
-    """Temperature of Gumbel-softmax sampling."""
-
-    def __post_init__(self):
-        _check(self.algorithm in ALGORITHMS, "search.algorithm", self.algorithm, ", ".join(ALGORITHMS))
-        _check(self.updates in UPDATES, "search.updates", self.updates, " or ".join(UPDATES))
-        _check(self.gumbel_temperature > 0, "search.gumbel_temperature", self.gumbel_temperature, "a number > 0")
-        _check(not (self.bilevel and self.updates == "simultaneous"), "search.bilevel", self.bilevel,
-               "bilevel=true only with updates='alternating' (a simultaneous step has one batch)")
-
-
-def from_dict(cls, values: dict[str, Any] | None, where: str):
-    """Build a config dataclass from a dict, naming unknown fields."""
-    values = dict(values or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"Unknown field(s) {unknown} in {where}; accepted: {', '.join(sorted(known))}.")
-    return cls(**values)

@@ -5,8 +5,8 @@
 
 What trains is what has requires_grad: the stages freeze components, projectors or mixture weights
 before they build the engine. Model parameters take AdamW at `lr`; the mixture weights (the hybrid's
-`architecture_parameters()`) take `arch_lr`, in the same optimizer without a search, or in their own
-(DARTS / GAEA / Gumbel-softmax, simultaneous or alternating, optionally bilevel) with one.
+`architecture_parameters()`) take `arch_lr`, in the same optimizer without a search, or with one in the
+search algorithm's own optimizer, and the algorithm orders the steps and samples α (`search.py`).
 
 Processes: one, or several under torchrun (DDP; gloo on CPU, nccl on GPU):
 
@@ -15,7 +15,8 @@ Processes: one, or several under torchrun (DDP; gloo on CPU, nccl on GPU):
 
 Checkpoints (every `checkpoint_every` steps and at the end) hold the model, both optimizers, the
 schedulers, the RNG states and the data position, written to a temporary file and renamed, so
-`resume=True` continues exactly where the run stopped. Metrics go to `metrics.jsonl` in `out_dir`.
+`resume=True` continues exactly where the run stopped. Metrics go to `metrics.jsonl` in `out_dir`
+(file names: `rundir.py`).
 
 Losses are computed here from the logits with the task's aligned labels (labels[i] is the target of the
 prediction at position i; IGNORE_INDEX is unscored), the same way for a hybrid and for a plain
@@ -42,12 +43,12 @@ from tqdm.auto import tqdm
 from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 
 from ..tasks.base import IGNORE_INDEX, Task
-from .config import SearchConfig, TrainConfig
+from .config import TrainConfig
 from .data import BatchStream, eval_batches
-from .search import arch_optimizer, set_gumbel
+from .rundir import CHECKPOINT, METRICS
+from .search import SearchConfig
 
-CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.jsonl"
+Sampler = Callable[[torch.Tensor], torch.Tensor]  # mixture-weight logits (L, K) -> α (L, K)
 
 
 # -- processes ---------------------------------------------------------------------------------------------
@@ -81,9 +82,14 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 # -- losses and metrics --------------------------------------------------------------------------------------
-def batch_loss(model: nn.Module, batch: dict[str, torch.Tensor], kind: str) -> tuple[torch.Tensor, dict[str, float]]:
-    """Mean loss over scored targets, and sums for metrics: loss_sum, correct, count."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+def batch_loss(model: nn.Module, batch: dict[str, torch.Tensor], kind: str,
+               sampler: Sampler | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Mean loss over scored targets, and sums for metrics: loss_sum, correct, count.
+
+    sampler: how a hybrid draws α in this forward (a search algorithm's `sample`); None for α itself.
+    """
+    extra = {} if sampler is None else {"mixture_sampler": sampler}
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **extra).logits
     labels = batch["labels"]
     if kind == "lm":
         logits, labels = logits.flatten(0, 1), labels.flatten()
@@ -131,6 +137,7 @@ class Engine:
                  search: SearchConfig | None = None, arch_split: str | None = None,
                  on_step: Callable[[int, dict[str, float]], None] | None = None):
         self.task, self.config, self.search = task, config, search
+        self.algorithm = search.build() if search is not None else None
         self.out_dir = Path(out_dir)
         self.on_step = on_step
         self.rank, self.world = distributed()
@@ -153,11 +160,11 @@ class Engine:
     def _optimizers(self):
         cfg = self.config
         groups = [{"params": self.params, "lr": cfg.lr, "weight_decay": cfg.weight_decay}] if self.params else []
-        if self.arch and self.search is None:
+        if self.arch and self.algorithm is None:
             groups.append({"params": self.arch, "lr": cfg.arch_lr, "weight_decay": 0.0})
         optimizers = {"model": torch.optim.AdamW(groups)} if groups else {}
-        if self.arch and self.search is not None:
-            optimizers["arch"] = arch_optimizer(self.arch, cfg.arch_lr, self.search)
+        if self.arch and self.algorithm is not None:
+            optimizers["arch"] = self.algorithm.optimizer(self.arch, cfg.arch_lr)
         make = get_linear_schedule_with_warmup if cfg.schedule == "linear" else get_constant_schedule_with_warmup
         kwargs = {"num_training_steps": cfg.max_steps} if cfg.schedule == "linear" else {}
         schedulers = {name: make(opt, num_warmup_steps=cfg.warmup_steps, **kwargs) for name, opt in optimizers.items()}
@@ -180,18 +187,20 @@ class Engine:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _backward(self, stream: BatchStream) -> dict[str, float]:
+    def backward(self, stream: BatchStream, sampler: Sampler | None = None) -> dict[str, float]:
         """grad_accum micro-batches forward and backward; returns their summed stats."""
         total = {"loss_sum": 0.0, "correct": 0, "count": 0}
         for _ in range(self.config.grad_accum):
             batch = {k: v.to(self.device) for k, v in next(stream).items()}
             with self._autocast():
-                loss, stats = batch_loss(self.ddp, batch, self.task.kind)
+                loss, stats = batch_loss(self.ddp, batch, self.task.kind, sampler)
             (loss / self.config.grad_accum).backward()
             total = {k: total[k] + stats[k] for k in total}
         return total
 
-    def _update(self, names: list[str]) -> None:
+    def update(self, names: list[str]) -> None:
+        """Clip (the model's gradients), step the named optimizers ("model", "arch") and their schedules,
+        then zero every gradient."""
         if "model" in names and self.config.clip_grad is not None and self.params:
             torch.nn.utils.clip_grad_norm_(self.params, self.config.clip_grad)
         for name in names:
@@ -202,16 +211,13 @@ class Engine:
             optimizer.zero_grad(set_to_none=True)
 
     def train_step(self) -> dict[str, float]:
-        """One optimizer step (an architecture step first, when alternating)."""
+        """One optimizer step; during a search, the algorithm orders the model and architecture steps."""
         self.model.train()
-        if self.search and self.search.updates == "alternating" and "arch" in self.optimizers:
-            self._backward(self.arch_stream or self.stream)
-            self._update(["arch"])
-            stats = self._backward(self.stream)
-            self._update(["model"])
+        if self.algorithm is not None:
+            stats = self.algorithm.train_step(self)
         else:
-            stats = self._backward(self.stream)
-            self._update(list(self.optimizers))
+            stats = self.backward(self.stream)
+            self.update(["model"])
         return summarise(stats, self.task.kind)
 
     # -- evaluation -------------------------------------------------------------------------------------------
@@ -229,8 +235,6 @@ class Engine:
         elif self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / METRICS).write_text("")
-        set_gumbel(self.model, self.search.gumbel_temperature if self.search and self.search.algorithm == "gumbel"
-                   else None)
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc=self.out_dir.name or "train",
                    disable=self.rank != 0, dynamic_ncols=True, mininterval=0.5)
         try:
@@ -240,7 +244,6 @@ class Engine:
                 self._after_step(metrics, bar)
         finally:
             bar.close()
-            set_gumbel(self.model, None)
         final = self.evaluate("test")
         self.log({"step": self.step, "split": "test", **final})
         self.save_checkpoint()
@@ -267,10 +270,11 @@ class Engine:
             self.on_step(self.step, metrics)
 
     def alphas(self) -> list[list[float]] | None:
+        """The hybrid's α (L, K) rounded for the log; None for a model without mixture weights."""
         if not hasattr(self.model, "mixture_weights"):
             return None
         with torch.no_grad():
-            return [[round(a, 6) for a in row] for row in self.model.base_model.mixture.logits.softmax(-1).tolist()]
+            return [[round(a, 6) for a in row] for row in self.model.mixture_weights().tolist()]
 
     def schedulers_lr(self) -> float:
         return self.optimizers["model"].param_groups[0]["lr"] if "model" in self.optimizers else 0.0

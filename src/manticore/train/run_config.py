@@ -6,31 +6,34 @@
       - {name: mamba, path: state-spaces/mamba-130m-hf}
     num_blocks: 2
     task: {name: mad/in-context-recall, preset: manticore-hard}
-    train: {max_steps: 200, batch_size: 16}        # defaults of every stage's TrainConfig
-    stages:                                        # per-stage settings (train overrides, search, ...)
+    train: {max_steps: 200, batch_size: 16}        # defaults of every stage's `train`
+    search: {algorithm: darts}                     # defaults of every stage's `search`
+    stages:                                        # per-stage settings (`manticore <stage> --help` lists them)
       pretrain-projectors: {task: {name: lm/shakespeare}, train: {lr: 1.0e-3}}
-      search: {search: {algorithm: darts}}
+      search: {search: {algorithm: gaea}}
     run: [pretrain, pretrain-projectors, search, retrain, baselines, report]
 
-`load_run_config(path, overrides)` validates everything before any training starts; an unknown field, a
-wrong type, an impossible L or a missing file raises a ValueError naming the field.
+`load_run_config(path, overrides)` validates all of it before any work: every top-level field, every stage
+section (each stage's typed settings, `train.*` and `search.*` included, whether or not the stage is in
+`run`), every type and every task name. A bad value raises a ValueError naming the field.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
-from .config import SearchConfig, TrainConfig, from_dict
+from . import stages as stage_registry
+from .config import TrainConfig
+from .search import SearchConfig
+from .settings import build
 
-STAGES = ("pretrain", "pretrain-projectors", "search", "retrain", "baselines", "discretize", "program", "sweep",
-          "eval", "report")
-STAGE_FIELDS = {"train", "search", "task", "seeds", "method", "grid_step", "per_block", "fine_tune", "proxy_tasks",
-                "proxy_width", "model", "proxy_preset", "proxy_num_train", "proxy_train"}
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the shipped run configs (demo, quickstart, ...)
 
 
 @dataclass
@@ -38,8 +41,11 @@ class ComponentSpec:
     """One component: exactly one of `path` (checkpoint dir or hub id) or `config` (from scratch)."""
 
     name: str
+    """Its name in the run directory and the report (default: its model_type or its path's last part)."""
     path: str | None = None
+    """A local checkpoint directory or a hub id."""
     config: dict[str, Any] | None = None
+    """A transformers config as a mapping with `model_type`: the `pretrain` stage trains it from scratch."""
 
     def __post_init__(self):
         if (self.path is None) == (self.config is None):
@@ -47,79 +53,107 @@ class ComponentSpec:
         if self.config is not None and "model_type" not in self.config:
             raise ValueError(f"components[{self.name}].config needs a 'model_type' (e.g. gpt_neo, mamba).")
 
+    def build_config(self):
+        """The component's transformers config (only for a component given as `config`)."""
+        from transformers import AutoConfig
+
+        values = dict(self.config)
+        try:
+            return AutoConfig.for_model(values.pop("model_type"), **values)
+        except ValueError as err:
+            raise ValueError(f"components[{self.name}].config: {err}") from None
+
 
 @dataclass
 class RunConfig:
-    """Everything about one run. Stage sections override the shared `train` settings."""
+    """Everything about one run. Stage sections override the shared `train` and `search` settings."""
 
     out_dir: str = "runs/run"
     """Where every stage writes its folder (out_dir/<stage>)."""
-    components: list[ComponentSpec] = field(default_factory=list)
-    """The component models, in order (k = 0, 1, ...)."""
+    components: list[Any] = field(default_factory=list)
+    """The component models, in order (k = 0, 1, ...): paths / hub ids, or {name, path | config}."""
     num_blocks: int = 1
     """L, the number of Manticore blocks; must divide every component's depth."""
     embeddings_from: int | None = None
     """Initialise the hybrid's embedding and LM head from component k."""
     vocab_size: int | None = None
     """The hybrid's vocabulary (default: the first component's)."""
-    head: str = "auto"
+    head: Literal["auto", "causal-lm", "classification"] = "auto"
     """'causal-lm', 'classification', or 'auto' (from the task's kind)."""
-    projector_init: str = "trunc_pad"
+    projector_init: Literal["trunc_pad", "normal"] = "trunc_pad"
     """'trunc_pad' or 'normal' (see ManticoreConfig)."""
     task: dict[str, Any] = field(default_factory=dict)
-    """The downstream task: {name: ..., any tasks.get setting}."""
+    """The downstream task: {name: ..., any setting of that task}."""
     train: dict[str, Any] = field(default_factory=dict)
-    """TrainConfig defaults for every stage."""
+    """TrainConfig defaults of every stage."""
     search: dict[str, Any] = field(default_factory=dict)
-    """SearchConfig defaults."""
-    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Per-stage settings: train, search, task, seeds, method, ..."""
+    """SearchConfig defaults of every stage that searches."""
+    stages: dict[str, Any] = field(default_factory=dict)
+    """Per-stage settings, by stage name (`manticore <stage> --help` lists each stage's)."""
     run: list[str] = field(default_factory=list)
     """The stages `manticore run` chains, in order."""
     seed: int = 0
-    """Seed of model initialisation and data order (stages' train.seed defaults to it)."""
+    """Seed of model initialisation and data order (every stage's train.seed defaults to it)."""
 
     def __post_init__(self):
         self.components = [c if isinstance(c, ComponentSpec) else _component(c, i) for i, c in enumerate(self.components)]
-        if self.head not in ("auto", "causal-lm", "classification"):
-            raise ValueError(f"head={self.head!r} is not valid; accepted: auto, causal-lm, classification.")
-        if not isinstance(self.num_blocks, int) or self.num_blocks < 1:
+        names = [c.name for c in self.components]
+        if len(set(names)) != len(names):
+            raise ValueError(f"components: names must be unique (they name folders), got {names}; set `name`.")
+        if self.num_blocks < 1:
             raise ValueError(f"num_blocks={self.num_blocks!r} is not valid; accepted: a positive integer.")
         for name in self.run:
-            if name not in STAGES:
-                raise ValueError(f"run: unknown stage {name!r}; accepted: {', '.join(STAGES)}.")
+            if name not in stage_registry.STAGES:
+                raise ValueError(f"run: unknown stage {name!r}; accepted: {', '.join(stage_registry.STAGES)}.")
         for name, section in self.stages.items():
-            if name not in STAGES:
-                raise ValueError(f"stages: unknown stage {name!r}; accepted: {', '.join(STAGES)}.")
-            unknown = sorted(set(section) - STAGE_FIELDS)
-            if unknown:
-                raise ValueError(f"stages.{name}: unknown field(s) {unknown}; accepted: {', '.join(sorted(STAGE_FIELDS))}.")
-        for name in STAGES:  # every stage's settings must build now, not halfway through a run
-            self.train_config(name)
-            self.search_config(name)
-        if self.task and "name" not in self.task:
-            raise ValueError("task needs a 'name' (see `manticore tasks`).")
+            if name not in stage_registry.STAGES:
+                raise ValueError(f"stages: unknown stage {name!r}; accepted: {', '.join(stage_registry.STAGES)}.")
+        for name in stage_registry.names():  # every stage's settings must build now, not halfway through a run
+            settings = self.stage_settings(name)
+            check_task(getattr(settings, "task", None), f"stages.{name}.task")
+        check_task(self.task or None, "task")
 
-    # -- per-stage settings -----------------------------------------------------------------------------------
-    def stage(self, name: str) -> dict[str, Any]:
-        return self.stages.get(name, {})
-
-    def train_config(self, stage: str) -> TrainConfig:
-        values = {"seed": self.seed, **self.train, **self.stage(stage).get("train", {})}
-        return from_dict(TrainConfig, values, f"stages.{stage}.train (or train)")
-
-    def search_config(self, stage: str) -> SearchConfig:
-        return from_dict(SearchConfig, {**self.search, **self.stage(stage).get("search", {})},
-                         f"stages.{stage}.search (or search)")
-
-    def task_settings(self, stage: str) -> dict[str, Any]:
-        settings = dict(self.stage(stage).get("task") or self.task)
-        if "name" not in settings:
-            raise ValueError(f"Stage {stage!r} needs a task: set 'task' (or stages.{stage}.task) with a 'name'.")
-        return settings
+    # -- per-stage settings ---------------------------------------------------------------------------------------
+    def stage_settings(self, name: str):
+        """Stage `name`'s typed settings: its section, with every TrainConfig field defaulting to the run's
+        `train` (and seed), and every SearchConfig field to the run's `search`."""
+        stage = stage_registry.get(name)
+        section = self.stages.get(name) or {}
+        if not isinstance(section, dict):
+            raise ValueError(f"stages.{name} must be a mapping of settings, got {section!r}.")
+        values = dict(section)
+        for key, hint in typing.get_type_hints(stage.settings).items():
+            if hint is TrainConfig:
+                inherited = _mapping(self.stages.get(stage.train_defaults) or {}, key, stage.train_defaults) \
+                    if stage.train_defaults else {}
+                values[key] = {"seed": self.seed, **self.train, **inherited, **_mapping(values, key, name)}
+            elif hint is SearchConfig:
+                values[key] = {**self.search, **_mapping(values, key, name)}
+        return build(stage.settings, values, f"stages.{name}")
 
     def stage_dir(self, stage: str) -> Path:
         return Path(self.out_dir) / stage
+
+
+def _mapping(values: dict[str, Any], key: str, stage: str) -> dict[str, Any]:
+    value = values.get(key) or {}
+    if not isinstance(value, dict):
+        raise ValueError(f"stages.{stage}.{key} must be a mapping of settings, got {value!r}.")
+    return value
+
+
+def check_task(settings: dict[str, Any] | None, where: str) -> None:
+    """A task section names a registered task and only settings that task accepts."""
+    if settings is None:
+        return
+    if "name" not in settings:
+        raise ValueError(f"{where} needs a 'name' (`manticore tasks` lists them).")
+    from ..tasks.registry import check_settings
+
+    try:
+        check_settings(settings["name"], {k: v for k, v in settings.items() if k != "name"})
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}: {err}") from None
 
 
 def _component(value: Any, index: int) -> ComponentSpec:
@@ -127,12 +161,8 @@ def _component(value: Any, index: int) -> ComponentSpec:
         return ComponentSpec(name=Path(value).name or f"component{index}", path=value)
     if not isinstance(value, dict):
         raise ValueError(f"components[{index}] must be a path/hub id or a mapping with 'path' or 'config'; got {value!r}.")
-    unknown = sorted(set(value) - {f.name for f in fields(ComponentSpec)})
-    if unknown:
-        raise ValueError(f"components[{index}]: unknown field(s) {unknown}; accepted: name, path, config.")
     default = (value.get("config") or {}).get("model_type") or Path(str(value.get("path", ""))).name
-    return ComponentSpec(name=value.get("name") or default or f"component{index}", path=value.get("path"),
-                         config=value.get("config"))
+    return build(ComponentSpec, {"name": default or f"component{index}", **value}, f"components[{index}]")
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -153,7 +183,7 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
 
 
 def load_run_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
-    """Read a YAML run config (or start from defaults), apply overrides, validate."""
+    """Read a YAML run config (or start from defaults), apply overrides, validate all of it."""
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -166,12 +196,13 @@ def load_run_config(path: str | Path | None, overrides: list[str] = ()) -> RunCo
         if not isinstance(values, dict):
             raise ValueError(f"Config file {str(path)!r} must hold a mapping of fields, got {type(values).__name__}.")
     values = apply_overrides(values, list(overrides))
-    known = {f.name for f in fields(RunConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"Unknown field(s) {unknown} in {str(path) if path else 'the overrides'}; "
-                         f"accepted: {', '.join(sorted(known))}.")
-    try:
-        return RunConfig(**values)
-    except TypeError as err:
-        raise ValueError(f"Bad config {str(path) if path else ''}: {err}") from None
+    return build(RunConfig, values, "the run config")
+
+
+def shipped_config(name: str, overrides: list[str] = ()) -> RunConfig:
+    """A shipped run config by name (demo, quickstart, c2-from-scratch, c3-programming)."""
+    path = CONFIGS / f"{name}.yaml"
+    if not path.exists():
+        shipped = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))
+        raise ValueError(f"No shipped config {name!r}; shipped: {shipped}.")
+    return load_run_config(path, overrides)

@@ -1,50 +1,166 @@
-"""Mixture-weight search algorithms: how the architecture parameters a (α = softmax(a)) are updated.
+"""Search algorithms for the mixture weights (paper, Appendix B.5): one registry entry each.
 
-- DARTS (Liu et al., 2019): AdamW on a through the softmax.
-- GAEA (Li et al., 2021): exponentiated gradient on the simplex, α ← α·exp(-η ∂L/∂α) / Z. On the logits
-  this is a ← a - η ∂L/∂α, and ∂L/∂α = (∂L/∂a) / α up to a per-row constant, which softmax ignores.
-- Gumbel-softmax: DARTS updates, but training forwards use a Gumbel-softmax sample of α
-  (`MixtureWeights.gumbel_temperature`); evaluation uses α itself.
+A `SearchAlgorithm` owns everything about how the architecture parameters a (α = softmax(a), shape (L, K))
+are searched:
+
+- its hyperparameters (a settings dataclass, `Hyperparameters`), given as `search.hyperparameters`;
+- its optimizer for a (`optimizer`);
+- how α is sampled in a training forward (`sample`; evaluation always uses α = softmax(a));
+- the order of architecture and model steps (`train_step`): simultaneous (one backward updates both) or
+  alternating (an architecture step, then a model step), optionally bilevel (architecture steps on batches
+  from a held-out split).
+
+    DARTS   (Liu et al., 2019)    AdamW on a through the softmax
+    GAEA    (Li et al., 2021)     exponentiated gradient on the simplex (`optim.ExponentiatedGradient`)
+    Gumbel  (Xie et al., 2019)    DARTS' updates; training forwards use α ~ Gumbel-softmax(a, temperature)
+
+Adding an algorithm is one class and one decorator, in this file or your own:
+
+    @register_algorithm
+    class MyAlgorithm(SearchAlgorithm):
+        name = "mine"
+        def optimizer(self, params, lr): ...
+
+The engine calls `train_step(engine)` once per step and never branches on the algorithm's name. This module
+imports torch only when an algorithm runs, so the CLI can describe the settings quickly.
 """
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from .config import SearchConfig
+from .config import check
+from .settings import build
 
+if TYPE_CHECKING:
+    import torch
 
-class ExponentiatedGradient(torch.optim.Optimizer):
-    """GAEA's update of softmax logits (rows on the last dimension)."""
-
-    def __init__(self, params, lr: float):
-        super().__init__(params, {"lr": lr})
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for logits in group["params"]:
-                if logits.grad is None:
-                    continue
-                alpha = torch.softmax(logits, dim=-1)
-                grad_alpha = torch.where(alpha > 0, logits.grad / alpha.clamp_min(1e-30), torch.zeros_like(alpha))
-                logits.sub_(group["lr"] * grad_alpha)
-                finite = torch.isfinite(logits)
-                logits.sub_(torch.where(finite, logits, -torch.inf).amax(-1, keepdim=True))  # keep a bounded
+    from .engine import Engine
 
 
-def arch_optimizer(params: list[nn.Parameter], lr: float, search: SearchConfig) -> torch.optim.Optimizer:
-    """The optimizer of the mixture weights for a search algorithm."""
-    if search.algorithm == "gaea":
+@dataclass
+class SearchConfig:
+    """How the mixture weights are searched (DARTS-style, paper Appendix B.5)."""
+
+    algorithm: str = "darts"
+    """A registered search algorithm: 'darts' (softmax, AdamW), 'gaea' (exponentiated gradient on the simplex)
+    or 'gumbel' (Gumbel-softmax samples of α in training forwards), or one you registered."""
+    updates: Literal["simultaneous", "alternating"] = "simultaneous"
+    """'simultaneous' (one backward for both) or 'alternating' (an architecture step, then a model step)."""
+    bilevel: bool = False
+    """Architecture steps take batches from a held-out split (the task's validation split); needs
+    updates='alternating'."""
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    """The algorithm's own settings, e.g. {temperature: 0.5} for gumbel (`manticore search --help` lists them)."""
+
+    def __post_init__(self):
+        check(self.algorithm in ALGORITHMS, "search.algorithm", self.algorithm, ", ".join(ALGORITHMS))
+        check(self.updates in ("simultaneous", "alternating"), "search.updates", self.updates,
+              "'simultaneous' or 'alternating'")
+        check(not (self.bilevel and self.updates == "simultaneous"), "search.bilevel", self.bilevel,
+              "bilevel=true only with updates='alternating' (a simultaneous step has one batch)")
+        self.algorithm_class().parse_hyperparameters(self.hyperparameters)  # fail now, not mid-run
+
+    def algorithm_class(self) -> type[SearchAlgorithm]:
+        return ALGORITHMS[self.algorithm]
+
+    def build(self) -> SearchAlgorithm:
+        """The configured algorithm."""
+        return self.algorithm_class()(self)
+
+
+@dataclass
+class NoHyperparameters:
+    """This algorithm has no hyperparameters of its own."""
+
+
+class SearchAlgorithm:
+    """The interface: hyperparameters, optimizer, α sampler and step order. Defaults are DARTS'."""
+
+    name: ClassVar[str] = ""
+    Hyperparameters: ClassVar[type] = NoHyperparameters
+
+    def __init__(self, config: SearchConfig):
+        self.config = config
+        self.hyperparameters = self.parse_hyperparameters(config.hyperparameters)
+
+    @classmethod
+    def parse_hyperparameters(cls, values: dict[str, Any]):
+        """The typed hyperparameters; a ValueError names a bad one."""
+        return build(cls.Hyperparameters, values, f"search.hyperparameters (of algorithm {cls.name!r})")
+
+    def optimizer(self, params: list[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
+        """The optimizer of the mixture-weight logits a."""
+        import torch
+
+        return torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+
+    def sample(self, logits: torch.Tensor) -> torch.Tensor:
+        """α for a training forward from logits a (L, K) -> (L, K); rows on the simplex."""
+        return logits.softmax(-1)
+
+    def train_step(self, engine: Engine) -> dict[str, float]:
+        """One step of both the model and α; returns the summed stats of the model step's batches."""
+        if self.config.updates == "alternating" and "arch" in engine.optimizers:
+            engine.backward(engine.arch_stream or engine.stream, self.sample)  # arch_stream: bilevel
+            engine.update(["arch"])
+            stats = engine.backward(engine.stream, self.sample)
+            engine.update(["model"])
+        else:
+            stats = engine.backward(engine.stream, self.sample)
+            engine.update(["model", "arch"])
+        return stats
+
+
+ALGORITHMS: dict[str, type[SearchAlgorithm]] = {}
+
+
+def register_algorithm(cls: type[SearchAlgorithm]) -> type[SearchAlgorithm]:
+    """Register a SearchAlgorithm subclass under its `name`; usable as a class decorator."""
+    if not (isinstance(cls, type) and issubclass(cls, SearchAlgorithm)) or not cls.name:
+        raise TypeError(f"register_algorithm expects a SearchAlgorithm subclass with a non-empty `name`, got {cls!r}.")
+    ALGORITHMS[cls.name] = cls
+    return cls
+
+
+@register_algorithm
+class DARTS(SearchAlgorithm):
+    """Liu et al., 2019: AdamW on the logits, through the softmax."""
+
+    name = "darts"
+
+
+@register_algorithm
+class GAEA(SearchAlgorithm):
+    """Li et al., 2021: exponentiated gradient on the simplex."""
+
+    name = "gaea"
+
+    def optimizer(self, params, lr):
+        from .optim import ExponentiatedGradient
+
         return ExponentiatedGradient(params, lr=lr)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
 
 
-def set_gumbel(model: nn.Module, temperature: float | None) -> None:
-    """Turn Gumbel-softmax sampling of α on (a temperature) or off (None) in every mixture of `model`."""
-    from ..hybrid.mixture import MixtureWeights
+@dataclass
+class GumbelHyperparameters:
+    temperature: float = 1.0
+    """τ of the Gumbel-softmax samples softmax((a + g) / τ), g ~ Gumbel(0, 1)."""
 
-    for module in model.modules():
-        if isinstance(module, MixtureWeights):
-            module.gumbel_temperature = temperature
+    def __post_init__(self):
+        check(self.temperature > 0, "search.hyperparameters.temperature", self.temperature, "a number > 0")
+
+
+@register_algorithm
+class GumbelSoftmax(SearchAlgorithm):
+    """DARTS' updates; each training forward uses a Gumbel-softmax sample of α (zeros stay exactly 0)."""
+
+    name = "gumbel"
+    Hyperparameters = GumbelHyperparameters
+
+    def sample(self, logits):
+        import torch
+
+        gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp(1e-10, 1 - 1e-7)))
+        return torch.softmax((logits + gumbel) / self.hyperparameters.temperature, dim=-1)

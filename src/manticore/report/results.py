@@ -1,0 +1,121 @@
+"""results.json as data: each model's seeds, and the verdict of the hybrid against each component.
+
+    comparison = read_comparison(run_dir / "results.json")
+    comparison.values("hybrid", "loss")          # the hybrid's test loss, one value per seed
+    for verdict in comparison.primary_verdicts(): verdict.winner, verdict.test.p
+
+The report's comparison section and its "At a glance" both render these verdicts; neither recomputes them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from manticore.train.rundir import HYBRID, METRIC_NAMES, RESULTS, lower_is_better
+
+from .stats import MIN_SEEDS, WelchTest, welch_test
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The hybrid against one component on one metric: Welch's t-test of their values over seeds."""
+
+    model: str  # the component
+    metric: str
+    hybrid: list[float]
+    component: list[float]
+    test: WelchTest | None  # None: fewer than MIN_SEEDS seeds on a side
+
+    @property
+    def difference(self) -> float:
+        """mean(hybrid) − mean(component): negative favours the hybrid on loss and perplexity."""
+        return float(np.mean(self.hybrid) - np.mean(self.component))
+
+    @property
+    def winner(self) -> str | None:
+        """HYBRID or the component when the difference is significant, else None."""
+        if self.test is None or not self.test.significant or self.difference == 0:
+            return None
+        hybrid_wins = (self.difference < 0) == lower_is_better(self.metric)
+        return HYBRID if hybrid_wins else self.model
+
+    @property
+    def outcome(self) -> str:
+        if self.test is None:
+            return (f"n too small (hybrid n={len(self.hybrid)}, {self.model} n={len(self.component)}; "
+                    f"needs ≥ {MIN_SEEDS} seeds each)")
+        return f"significant: {self.winner} better" if self.winner else "not significant"
+
+
+@dataclass
+class Comparison:
+    """What results.json holds: test metrics of each model over seeds, and the hybrid's verdicts."""
+
+    task: str
+    primary: str  # the metric results.json names as the one that decides
+    metrics: list[str]  # the metrics some entry reports, in METRIC_NAMES order
+    models: dict[str, list[dict[str, Any]]]  # the entries of each model, the hybrid's first
+    verdicts: list[Verdict]  # the hybrid against each component, on each metric both sides report
+    notes: list[str] = field(default_factory=list)  # what could not be used, for "Not in this report"
+    unusable: str | None = None  # why there is no table at all (no file, no usable entries), else None
+
+    def values(self, model: str, metric: str) -> list[float]:
+        return [float(e["test"][metric]) for e in self.models.get(model, []) if _is_number(e["test"].get(metric))]
+
+    def primary_verdicts(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.metric == self.primary]
+
+
+def _unusable(reason: str, notes: list[str]) -> Comparison:
+    return Comparison(task="?", primary="loss", metrics=[], models={}, verdicts=[], notes=notes, unusable=reason)
+
+
+def read_comparison(path: Path) -> Comparison:
+    """The comparison in results.json at `path`; a missing or unusable file gives an empty one that says why."""
+    if not path.exists():
+        return _unusable(f"No `{RESULTS}` in this run directory.",
+                         [f"no `{RESULTS}` at the run directory's root, so no comparison of the hybrid and its "
+                          f"components"])
+    notes: list[str] = []
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        data = None
+        notes.append(f"could not read `{path.name}`: {error}")
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return _unusable(f"`{RESULTS}` could not be used (see above).",
+                         notes or [f"`{RESULTS}` has no list of `entries`"])
+    models: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("model"), str) and isinstance(entry.get("test"), dict):
+            models.setdefault(entry["model"], []).append(entry)
+        else:
+            notes.append(f"`{RESULTS}`: skipped an entry without `model` and `test`: {json.dumps(entry)[:120]}")
+    if HYBRID in models:  # the hybrid's row first
+        models = {HYBRID: models.pop(HYBRID), **models}
+    metrics = [m for m in METRIC_NAMES if any(_is_number(e["test"].get(m)) for es in models.values() for e in es)]
+    if not models or not metrics:
+        return _unusable("No usable entries.",
+                         notes + [f"`{RESULTS}` has no entries with test loss, accuracy or perplexity"])
+    comparison = Comparison(str(data.get("task", "?")), data.get("metric", "loss"), metrics, models, [], notes)
+    if HYBRID not in models:
+        notes.append(f"`{RESULTS}` has no entry with model \"{HYBRID}\", so nothing to test the components against")
+    elif len(models) == 1:
+        notes.append(f"`{RESULTS}` has entries of the hybrid only, so no component to test it against")
+    else:
+        for model in [m for m in models if m != HYBRID]:
+            for metric in metrics:
+                hybrid, other = comparison.values(HYBRID, metric), comparison.values(model, metric)
+                if hybrid and other:
+                    comparison.verdicts.append(Verdict(model, metric, hybrid, other, welch_test(hybrid, other)))
+    return comparison

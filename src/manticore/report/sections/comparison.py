@@ -1,0 +1,66 @@
+"""Components against the hybrid: each model's test metrics over seeds, and Welch's t-test of the hybrid
+against each component (the verdicts are `Run.comparison`'s; this section only renders them)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from manticore.train.rundir import HYBRID
+
+from ..markdown import Page, better, fmt, fmt_p, table
+from ..results import Verdict
+from ..run import Run
+from ..stats import MIN_SEEDS, SIGNIFICANCE, Summary
+
+
+def verdict_line(verdict: Verdict) -> str:
+    """"- hybrid vs **gpt_neo** on loss: significant: hybrid better, p = 0.03494." (also "At a glance"'s)"""
+    p = f", p = {fmt_p(verdict.test.p)}" if verdict.test is not None else ""
+    return f"- hybrid vs **{verdict.model}** on {verdict.metric}: {verdict.outcome}{p}."
+
+
+def _cell(values: list[float]) -> str:
+    """mean ± sample std over seeds; the mean alone for one seed."""
+    if not values:
+        return "—"
+    summary = Summary.of(values)
+    return fmt(summary.mean) if summary.n < MIN_SEEDS else f"{fmt(summary.mean)} ± {fmt(summary.std)}"
+
+
+def section(run: Run, page: Page) -> list[str]:
+    comparison = run.comparison
+    lines = ["## Components against the hybrid", ""]
+    page.missing.extend(comparison.notes)
+    if comparison.unusable:
+        return lines + [comparison.unusable, ""]
+    metrics, primary = comparison.metrics, comparison.primary
+    lines += [f"Task: `{comparison.task}`; primary metric: **{primary}** ({better(primary)}). "
+              "Each component was fine-tuned with the same budget as the hybrid. Cells are the mean ± sample "
+              "standard deviation over seeds (n seeds); "
+              + "; ".join(f"{m}: {better(m)}" for m in metrics) + ".", ""]
+    rows = []
+    for model, entries in comparison.models.items():
+        seeds = sorted({e.get("seed") for e in entries if e.get("seed") is not None}, key=str)
+        cells = [_cell(comparison.values(model, metric)) for metric in metrics]
+        rows.append([f"**{model}**" if model == HYBRID else model, str(len(entries)),
+                     ", ".join(map(str, seeds)) or "—", *cells])
+    lines += table(["model", "n", "seeds", *(f"test {m} ({better(m)})" for m in metrics)], rows) + [""]
+    if HYBRID not in comparison.models or len(comparison.models) == 1:
+        return lines  # nothing to test (comparison.notes say why)
+
+    lines += ["### Significance", "",
+              f"Welch's t-test (two-sided, unequal variances) of the hybrid against each component, significant at "
+              f"p < {SIGNIFICANCE}; it needs at least {MIN_SEEDS} seeds on each side. \"hybrid − component\" is the "
+              f"difference of the means: negative favours the hybrid on loss and perplexity, positive on accuracy.",
+              ""]
+    rows = []
+    for v in comparison.verdicts:
+        test = ([f"{v.test.t:.3f}", f"{v.test.df:.2f}", fmt_p(v.test.p)] if v.test is not None else ["—"] * 3)
+        rows.append([v.model, f"{v.metric} ({better(v.metric)})", fmt(np.mean(v.hybrid)), fmt(np.mean(v.component)),
+                     fmt(v.difference), *test, v.outcome])
+    header = ["component", "metric", "hybrid mean", "component mean", "hybrid − component", "Welch t", "df", "p",
+              "verdict"]
+    lines += table(header, rows) + [""]
+    if comparison.primary_verdicts():
+        lines += [f"On the primary metric ({primary}):", "", *map(verdict_line, comparison.primary_verdicts()), ""]
+    return lines

@@ -1,0 +1,111 @@
+"""The run-directory schema: every file name, entry name and metric direction, in one place.
+
+    RUN_DIR/
+      <stage>/                 one folder per stage (stage names: `manticore.train.stages.names()`)
+        metrics.jsonl          the engine's log: {"step", "split": "train" | "test", "loss", "accuracy",
+                               "perplexity"?, "lr"?, "alphas"?: [[K floats] per block]} per line
+        checkpoint.pt          the engine's resumable state
+        result.json            {"kind": <stage>, "task": <task name>, "test": {metric: value}, "alphas"?: [[...]]}
+        model/                 the trained model (save_pretrained)
+      search/initial/          the hybrid before search (retrain rewinds to it)
+      sweep/sweep.json         {"kind": "sweep", "task", "num_blocks", "fine_tune", "points": [{"alphas", "test"}]}
+      program/alphas.json      {"kind": "program", "method", "alphas", ...}
+      discretize/discretize.json   {"kind": "discretize", parameters and timing before / after, "test", ...}
+      results.json             {"task", "metric", "entries": [{"model", "seed", "test", "alphas"?}]}: each
+                               component and the hybrid fine-tuned with the same budget, over seeds
+      report.md                the report, with its PNGs beside it
+
+Every JSON file is written atomically (a temporary file, then a rename), so a crash never leaves half a file.
+Only the main process writes (see `engine.is_main`); the helpers here don't check, their callers do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# -- file and folder names ------------------------------------------------------------------------------------
+METRICS = "metrics.jsonl"
+CHECKPOINT = "checkpoint.pt"
+RESULT = "result.json"
+RESULTS = "results.json"
+SWEEP = "sweep.json"
+ALPHAS = "alphas.json"
+DISCRETIZE = "discretize.json"
+REPORT = "report.md"
+MODEL = "model"  # a stage's trained model (save_pretrained)
+INITIAL = "initial"  # the hybrid before search, which retrain rewinds to
+
+# -- entry names in results.json ------------------------------------------------------------------------------
+HYBRID = "hybrid"  # the searched hybrid, fine-tuned
+
+
+def programmed(method: str) -> str:
+    """The results.json entry name of a hybrid whose α was programmed by `method` (metadata, proxy)."""
+    return f"programmed-{method}"
+
+
+# -- metrics ----------------------------------------------------------------------------------------------------
+METRIC_NAMES = ("loss", "accuracy", "perplexity")
+LOWER_IS_BETTER = {"loss": True, "perplexity": True, "accuracy": False}  # the direction of every metric we log
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a lower value of `metric` is better; a ValueError names the metrics we know."""
+    if metric not in LOWER_IS_BETTER:
+        raise ValueError(f"Unknown metric {metric!r}; known: {', '.join(LOWER_IS_BETTER)}.")
+    return LOWER_IS_BETTER[metric]
+
+
+# -- reading and writing ----------------------------------------------------------------------------------------
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write `data` as indented JSON, atomically; creates the folder. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        json.dump(data, tmp, indent=2, default=str)
+    os.replace(tmp.name, path)
+    return path
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON in `path`; a ValueError says which file is missing or unreadable."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist.") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
+def write_result(out_dir: str | Path, kind: str, task: str, test: dict[str, float],
+                 alphas: list[list[float]] | None = None, **extra: Any) -> dict[str, Any]:
+    """out_dir/result.json: what stage `kind` measured on `task` (test metrics, final α); returns the record."""
+    record: dict[str, Any] = {"kind": kind, "task": task, "test": test}
+    if alphas is not None:
+        record["alphas"] = alphas
+    record.update(extra)
+    write_json(Path(out_dir) / RESULT, record)
+    return record
+
+
+def read_result(out_dir: str | Path) -> dict[str, Any]:
+    """out_dir/result.json; a ValueError if the stage has not finished there."""
+    path = Path(out_dir) / RESULT
+    if not path.exists():
+        raise ValueError(f"No {RESULT} in {out_dir}: the stage has not finished there (run it first).")
+    return read_json(path)
+
+
+def add_results(run_dir: str | Path, task: str, entries: list[dict[str, Any]], metric: str = "loss") -> Path:
+    """Merge entries ({"model", "seed", "test", ...}) into run_dir/results.json, replacing earlier entries of
+    the same models; the file names its task and primary metric."""
+    path = Path(run_dir) / RESULTS
+    results = read_json(path) if path.exists() else {"task": task, "metric": metric, "entries": []}
+    replaced = {entry["model"] for entry in entries}
+    results["entries"] = [e for e in results["entries"] if e["model"] not in replaced] + list(entries)
+    return write_json(path, results)

@@ -1,0 +1,79 @@
+"""The workflow's stages, one module each (paper, Appendix B.5 and G). This registry is the one list of them.
+
+    pretrain             train components given as configs from scratch (stand-ins for pretrained LMs)
+    pretrain-projectors  components frozen; projectors, α, embedding and head train on general text
+    program              α without searching on the task (metadata or proxy MAD searches), then fine-tune
+    search               α trains with the model (DARTS / GAEA / Gumbel-softmax)
+    retrain              freeze the searched α, rewind to the pre-search weights, fine-tune
+    discretize           α -> its argmax one-hot per block; unused branches are dropped
+    sweep                fixed α over a grid (the architecture-loss landscape)
+    baselines            each component alone and the hybrid, same budget, over seeds
+    eval                 evaluate a saved model
+    report               report.md and plots
+
+The CLI's subcommands and their --help, run-config validation, `manticore run` and the report's ordering all
+derive from `STAGES`. Adding a stage is one module (see `base.py`) plus one line in `_MODULES`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from . import (
+    baselines,
+    discretize,
+    evaluate,
+    pretrain,
+    pretrain_projectors,
+    program,
+    report,
+    retrain,
+    search,
+    sweep,
+)
+from .base import Stage
+
+if TYPE_CHECKING:
+    from ..run_config import RunConfig
+
+_MODULES = (pretrain, pretrain_projectors, program, search, retrain, discretize, sweep, baselines, evaluate, report)
+STAGES: dict[str, Stage] = {module.STAGE.name: module.STAGE for module in _MODULES}  # in workflow order
+
+
+def names() -> list[str]:
+    """Every stage name, in the order the workflow runs them."""
+    return list(STAGES)
+
+
+def get(name: str) -> Stage:
+    """The stage `name`; a ValueError lists the stages."""
+    if name not in STAGES:
+        raise ValueError(f"Unknown stage {name!r}; accepted: {', '.join(STAGES)}.")
+    return STAGES[name]
+
+
+def register(stage: Stage) -> Stage:
+    """Add a stage from your own code (the registry's order puts it last)."""
+    if not isinstance(stage, Stage):
+        raise TypeError(f"register expects a Stage, got {stage!r}.")
+    STAGES[stage.name] = stage
+    return stage
+
+
+def run_stage(cfg: RunConfig, name: str, resume: bool = False) -> dict:
+    """Run one stage with its settings from the run config."""
+    return get(name).run(cfg, cfg.stage_settings(name), resume)
+
+
+def run_workflow(cfg: RunConfig, resume: bool = False,
+                 on_result: Callable[[str, dict], None] | None = None) -> dict[str, dict]:
+    """Run the stages the config lists under `run:`, in order; returns each stage's summary."""
+    if not cfg.run:
+        raise ValueError("Nothing to run: list stages under `run:` in the config (e.g. [search, retrain, report]).")
+    results = {}
+    for name in cfg.run:
+        print(f"\n== {name} ==", flush=True)
+        results[name] = run_stage(cfg, name, resume)
+        if on_result is not None:
+            on_result(name, results[name])
+    return results

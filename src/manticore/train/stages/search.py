@@ -1,0 +1,56 @@
+"""Stage `search`: the mixture weights α train with the model (DARTS-style, paper Appendix B.5).
+
+Reads:    the hybrid of `pretrain-projectors` if this run has one, else a new hybrid of the components.
+Writes:   search/initial/ (the hybrid before search, which `retrain` rewinds to), search/{model/, result.json
+          (its "alphas" are the searched α), metrics.jsonl (α every step), checkpoint.pt}.
+Supports: every registered search algorithm (`search.algorithm`: darts, gaea, gumbel, or your own, each with
+          its `search.hyperparameters`); simultaneous or alternating updates; bilevel (architecture steps on
+          the task's validation split); --resume; DDP under torchrun.
+
+    manticore search --config run.yaml --set stages.search.search.algorithm=gaea
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import rundir
+from ..config import TrainConfig
+from ..search import SearchConfig
+from .base import Stage, StageSettings, check_vocab, finish, get_task, initial_hybrid
+
+if TYPE_CHECKING:
+    from ...hybrid.model import ManticorePreTrainedModel
+    from ...tasks.base import Task
+    from ..run_config import RunConfig
+
+
+@dataclass
+class SearchSettings(StageSettings):
+    search: SearchConfig = field(default_factory=SearchConfig)
+    """How α is searched (SearchConfig): the run's `search` section, overridden field by field here."""
+
+
+def search(hybrid: ManticorePreTrainedModel, task: Task, train: TrainConfig, search: SearchConfig,
+           out_dir: str | Path, resume: bool = False) -> dict:
+    """Train α with the model; saves the pre-search weights to out_dir/initial for `retrain` to rewind to."""
+    from ..engine import Engine, is_main
+
+    check_vocab(hybrid, task)
+    out_dir = Path(out_dir)
+    if not resume and is_main():
+        hybrid.save_pretrained(out_dir / rundir.INITIAL)
+    hybrid.unfreeze_mixture_weights()
+    engine = Engine(hybrid, task, train, out_dir, search=search)
+    return finish("search", hybrid, task, engine, engine.train(resume), out_dir)
+
+
+def run(cfg: RunConfig, settings: SearchSettings, resume: bool = False) -> dict:
+    task = get_task(cfg, settings.task)
+    return search(initial_hybrid(cfg, task), task, settings.train, settings.search, cfg.stage_dir("search"), resume)
+
+
+STAGE = Stage("search", "search the mixture weights with the model (DARTS, GAEA or Gumbel-softmax)", __doc__,
+              SearchSettings, run)
