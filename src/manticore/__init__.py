@@ -38,7 +38,16 @@ _EXPORTS = {
     "ManticorePreTrainedModel": ".hybrid",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ComponentAdapter",
+    "ManticoreConfig",
+    "ManticoreForCausalLM",
+    "ManticoreForSequenceClassification",
+    "ManticoreModel",
+    "ManticorePreTrainedModel",
+    "register_adapter",
+    "supported_families",
+]
 
 
 def __getattr__(name: str):

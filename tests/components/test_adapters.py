@@ -31,7 +31,7 @@ def test_groups_of_blocks_compose_to_the_base_model(family, ids):
 def test_token_embedding_is_dropped():
     model = tiny_component("gpt_neo")
     adapter = adapter_class(model.config)(model.config)
-    assert getattr(adapter.backbone, "wte") is None
+    assert adapter.backbone.wte is None
     assert not any("wte" in name for name, _ in adapter.named_parameters())
 
 

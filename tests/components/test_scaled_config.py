@@ -79,7 +79,7 @@ def test_rotary_heads_split_the_width_into_even_head_sizes(family, source, width
     assert small.num_attention_heads * small.head_dim == width and small.head_dim % 2 == 0
     proxy = manticore.ManticoreForCausalLM.from_components([small], num_blocks=2)
     assert proxy(torch.randint(0, 20, (1, 9))).logits.shape == (1, 9, 20)
-    with pytest.raises(ValueError, match=f"needs an even d_model.*got d_model=17"):
+    with pytest.raises(ValueError, match="needs an even d_model.*got d_model=17"):
         scaled_config(tiny_config(family), 17, 2, 0, 20)
 
 

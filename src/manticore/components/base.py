@@ -18,7 +18,8 @@ Shapes: b = batch, t = sequence length, d = the component's d_model.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -216,7 +217,9 @@ class ComponentAdapter(nn.Module):
         vocab_size: int,
     ) -> dict[str, Any]:
         """The hook behind `scaled_config`: edit the config's dict (without model_type) for the smaller copy."""
-        name = lambda generic: config.attribute_map.get(generic, generic)  # e.g. num_hidden_layers -> n_layer
+        def name(generic: str) -> str:  # the family's own name of a generic field, e.g. num_hidden_layers -> n_layer
+            return config.attribute_map.get(generic, generic)
+
         values.update({name("hidden_size"): d_model, name("num_hidden_layers"): depth, name("vocab_size"): vocab_size})
         values.update(bos_token_id=None, eos_token_id=None, pad_token_id=None)  # the proxy task has its own
         ratio = d_model / config.hidden_size

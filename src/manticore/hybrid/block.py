@@ -11,7 +11,8 @@ Shapes: b = batch, t = sequence length, D = d_max.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -28,7 +28,7 @@ def load_component(spec: Any, index: int) -> PreTrainedModel:
             config = AutoConfig.from_pretrained(spec)
             _check_family(config, index)
             return AutoModelForCausalLM.from_pretrained(spec)
-        except (OSError, EnvironmentError) as err:
+        except OSError as err:
             offline = " (HF_HUB_OFFLINE is set, so only local files and the cache are read)" if os.environ.get(
                 "HF_HUB_OFFLINE") in ("1", "true", "True") else ""
             raise ValueError(

@@ -10,7 +10,7 @@ refuses non-zero weight on them and they start at -inf.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

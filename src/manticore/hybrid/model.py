@@ -10,7 +10,8 @@ K = number of components, L = number of Manticore blocks.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn

@@ -22,7 +22,8 @@ def describe(model) -> str:
     ]
     for k, c in enumerate(base.components):
         limit = "-" if c.max_positions is None else str(c.max_positions)
-        lines.append(f"{k:>2}  {c.config.model_type:<10} {c.d_model:>7} {c.num_blocks:>6} {limit:>7} {count(c.parameters()):>10,}")
+        params = count(c.parameters())
+        lines.append(f"{k:>2}  {c.config.model_type:<10} {c.d_model:>7} {c.num_blocks:>6} {limit:>7} {params:>10,}")
     lines += ["", "Manticore block l runs these blocks of each component, mixed with weights α^(l):"]
     for l, block in enumerate(base.blocks):
         parts = [f"k{k}[{a}:{b}] α={alphas[l, k].item():.3f}" if a != b else f"k{k}[pruned]"

@@ -194,7 +194,9 @@ class _SelectiveScan(torch.autograd.Function):
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus: bool):
         b, d, l = u.shape
         n = A.shape[1]
-        time_major = lambda t: t.float().transpose(1, 2).contiguous()  # (b, x, l) -> (b, l, x)
+        def time_major(t):  # (b, x, l) -> (b, l, x)
+            return t.float().transpose(1, 2).contiguous()
+
         dt = delta.float().transpose(1, 2)  # (b, l, d)
         if delta_bias is not None:
             dt = dt + delta_bias.float()

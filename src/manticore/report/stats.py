@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
@@ -31,7 +31,7 @@ class Summary:
     n: int
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> "Summary":
+    def of(cls, values: Sequence[float]) -> Summary:
         values = np.asarray(values, dtype=np.float64)
         if values.size == 0:
             raise ValueError("Summary.of needs at least one value, got none.")

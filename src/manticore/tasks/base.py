@@ -8,7 +8,8 @@ scalar class id for `kind == "classification"`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
+from collections.abc import Sequence
 
 import torch
 from torch.utils.data import Dataset

@@ -16,7 +16,7 @@ import os
 import random
 from collections import defaultdict
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from tqdm.auto import tqdm

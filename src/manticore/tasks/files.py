@@ -13,7 +13,8 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import torch

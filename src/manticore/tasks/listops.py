@@ -29,7 +29,7 @@ from their own random streams, test first, so the test set does not depend on nu
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -48,7 +48,7 @@ EOS_ID, DIGIT_0, OPERATOR_0, CLOSE_ID = TOKEN_IDS[EOS], TOKEN_IDS["0"], TOKEN_ID
 OPERATOR_PROBABILITY = 0.25  # LRA's VALUE_P: below max_depth a node is an operator with this probability
 BATCH_TREES = 4096  # trees sampled per batch; fixed so that a seed gives the same examples for any split size
 
-Tree = Union[int, tuple]  # a digit, or (operator name, [children])
+Tree = int | tuple  # a digit, or (operator name, [children])
 
 
 # ----------------------------------------------------------------------------------------- reference path

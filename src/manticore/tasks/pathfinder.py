@@ -30,7 +30,7 @@ are at most one contour length apart, like the ends of one snake, so distance be
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -86,21 +86,21 @@ class Snake(NamedTuple):
 
 # ------------------------------------------------------------------------------------------ raster helpers
 
-@lru_cache(maxsize=None)  # constant shapes; callers don't modify them
+@cache  # constant shapes; callers don't modify them
 def _square(radius: int) -> np.ndarray:
     """Offsets (o, 2) of the (2 radius + 1)^2 square: a Chebyshev-distance dilation."""
     r = np.arange(-radius, radius + 1)
     return np.stack(np.meshgrid(r, r, indexing="ij"), -1).reshape(-1, 2)
 
 
-@lru_cache(maxsize=None)  # constant shapes; callers don't modify them
+@cache  # constant shapes; callers don't modify them
 def _disc(radius: float) -> np.ndarray:
     """Offsets (o, 2) of the pixels within `radius` of the centre."""
     offsets = _square(int(np.floor(radius)))
     return offsets[(offsets ** 2).sum(-1) <= radius ** 2]
 
 
-@lru_cache(maxsize=None)  # constant shapes; callers don't modify them
+@cache  # constant shapes; callers don't modify them
 def _dilated_disc(radius: float, margin: int) -> np.ndarray:
     """Offsets (o, 2) of a disc grown by the margin square (a Minkowski sum): the room a marker reserves."""
     return np.unique((_disc(radius)[:, None, :] + _square(margin)[None, :, :]).reshape(-1, 2), axis=0)

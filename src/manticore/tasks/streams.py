@@ -14,7 +14,7 @@ differently for that reason, and a new stream gets a new number in its family's 
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -20,7 +20,8 @@ texts are truncated), labels a scalar class id. With the default byte tokenizer 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import torch
 

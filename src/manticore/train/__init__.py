@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 _EXPORTS = {"Engine": ".engine", "TrainConfig": ".config", "SearchConfig": ".search",
             "SearchAlgorithm": ".search", "register_algorithm": ".search"}
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["Engine", "SearchAlgorithm", "SearchConfig", "TrainConfig", "register_algorithm"]
 
 
 def __getattr__(name: str):

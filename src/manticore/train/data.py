@@ -7,7 +7,7 @@ different examples and all ranks take the same number of steps.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch.utils.data import Dataset

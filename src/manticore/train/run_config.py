@@ -105,7 +105,7 @@ class RunConfig:
         for name in self.run:
             if name not in stage_registry.STAGES:
                 raise ValueError(f"run: unknown stage {name!r}; accepted: {', '.join(stage_registry.STAGES)}.")
-        for name, section in self.stages.items():
+        for name in self.stages:
             if name not in stage_registry.STAGES:
                 raise ValueError(f"stages: unknown stage {name!r}; accepted: {', '.join(stage_registry.STAGES)}.")
         for name in stage_registry.names():  # every stage's settings must build now, not halfway through a run

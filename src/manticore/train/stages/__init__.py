@@ -17,7 +17,8 @@ derive from `STAGES`. Adding a stage is one module (see `base.py`) plus one line
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from . import (
     baselines,
