@@ -1,6 +1,7 @@
 """The `manticore` command: demo, build, inspect, every stage's --help, and start-up without torch."""
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -102,3 +103,21 @@ def test_import_manticore_is_cheap_and_still_registers_the_auto_classes(tmp_path
                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip().splitlines()[-1] == "ManticoreForCausalLM"
+
+
+def test_a_stage_runs_without_a_config_when_its_settings_suffice(tmp_path, capsys):
+    """`manticore discretize RUN_DIR --set stages.discretize.model=DIR`: the stage, not a second command."""
+    torch.manual_seed(0)
+    model = manticore.ManticoreForCausalLM.from_components(
+        [tiny_component("gpt_neo", depth=2), tiny_component("mamba", depth=2)], num_blocks=2)
+    model.set_mixture_weights([[0.9, 0.1], [0.2, 0.8]])
+    model.save_pretrained(tmp_path / "hybrid")
+    assert main(["discretize", str(tmp_path / "run"), "--set", f"stages.discretize.model={tmp_path / 'hybrid'}"]) == 0
+    report = json.loads((tmp_path / "run" / "discretize" / "discretize.json").read_text())
+    assert report["kind"] == "discretize" and report["parameters_after"] < report["parameters_before"]
+    pruned = manticore.ManticoreForCausalLM.from_pretrained(tmp_path / "run" / "discretize" / "model")
+    assert pruned.mixture_weights().tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    capsys.readouterr()
+    assert main(["discretize", str(tmp_path / "run"), "--set", "stages.discretize.fine_tune=true",
+                 "--set", f"stages.discretize.model={tmp_path / 'hybrid'}"]) == 2
+    assert "fine_tune=true needs a task" in capsys.readouterr().err
