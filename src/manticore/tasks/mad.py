@@ -56,6 +56,7 @@ Where we differ from MAD's generators (mad/data/instances.py), on purpose:
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, fields
 from numbers import Real
 from typing import Any, ClassVar
@@ -89,7 +90,7 @@ Split = str  # "train" or "test"
 
 
 @dataclass(frozen=True, kw_only=True)
-class MadTask:
+class MadTask(ABC):
     """The settings every MAD task shares; a subclass adds its own, validates them and generates its data.
 
     The defaults are MAD's baseline (MADConfig); a subclass redefines those that differ for its task.
@@ -140,13 +141,13 @@ class MadTask:
         """Task.pad_token_id: what collate pads with."""
         return 0
 
+    @abstractmethod
     def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
         """N examples of `split` drawn from rng -> input ids (N, L), aligned labels (N, L)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Task.metadata beyond the preset and settings: the token ids' roles and, per split, what is scored."""
-        raise NotImplementedError
 
     def task(self, preset: str | None = None, use_cache: bool = True) -> Task:
         """Generate (or load from the cache) both splits and wrap them in a Task.
