@@ -144,6 +144,12 @@ def test_shape_errors_say_what_is_wrong():
         selective_scan(**{**inputs, "u": inputs["u"][0]})
 
 
+def run_in_fresh_python(code: str) -> None:
+    """Run `code` (which asserts what modules are loaded) in a new interpreter; fail with its error."""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
 def test_numba_is_imported_by_the_first_fast_scan_not_by_manticore():
     """Importing numba takes a noticeable part of a second: `import manticore` must not pay it."""
     code = (
@@ -155,8 +161,7 @@ def test_numba_is_imported_by_the_first_fast_scan_not_by_manticore():
         "kernels.selective_scan(*(torch.randn(s) for s in shapes))\n"
         "assert 'numba' in sys.modules, 'not imported by the fast scan'\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-2000:]
+    run_in_fresh_python(code)
 
 
 # -- Mamba models -------------------------------------------------------------------------------------------
@@ -226,8 +231,7 @@ def test_use_fast_scan_imports_the_kernels_when_it_patches():
         "assert use_fast_scan(MambaModel(MambaConfig(**small))) == 1\n"
         "assert 'numba' in sys.modules, 'not imported by use_fast_scan'\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-2000:]
+    run_in_fresh_python(code)
 
 
 def test_mamba_adapter_uses_the_fast_scan_and_mamba2_does_not():

@@ -85,12 +85,15 @@ def read_json(path: str | Path) -> Any:
 def write_result(out_dir: str | Path, kind: str, task: str, test: dict[str, float],
                  alphas: list[list[float]] | None = None, **extra: Any) -> dict[str, Any]:
     """out_dir/result.json: what stage `kind` measured on `task` (test metrics, final α); returns the record."""
-    record: dict[str, Any] = {"kind": kind, "task": task, "test": test}
-    if alphas is not None:
-        record["alphas"] = alphas
-    record.update(extra)
+    record = result_record(kind, task, test, alphas, **extra)
     write_json(Path(out_dir) / RESULT, record)
     return record
+
+
+def result_record(kind: str, task: str, test: dict[str, float], alphas: list[list[float]] | None = None,
+                  **extra: Any) -> dict[str, Any]:
+    """The contents of a result.json: {"kind", "task", "test", "alphas"?, ...extra}."""
+    return {"kind": kind, "task": task, "test": test, **({"alphas": alphas} if alphas is not None else {}), **extra}
 
 
 def read_result(out_dir: str | Path) -> dict[str, Any]:

@@ -154,8 +154,7 @@ def finish(kind: str, model: PreTrainedModel | ManticorePreTrainedModel, task: T
            metrics: dict[str, float], out_dir: str | Path, **extra: Any) -> dict[str, Any]:
     """Save the trained model to out_dir/model and its result.json (kind, task, test metrics, α for a hybrid)."""
     alphas = model.mixture_weights().detach().tolist() if hasattr(model, "mixture_weights") else None
-    record = {"kind": kind, "task": task.name, "test": metrics, **({"alphas": alphas} if alphas else {}), **extra}
-    if engine.rank == 0:
-        model.save_pretrained(Path(out_dir) / rundir.MODEL)
-        rundir.write_result(out_dir, kind, task.name, metrics, alphas, **extra)
-    return record
+    if engine.rank != 0:
+        return rundir.result_record(kind, task.name, metrics, alphas, **extra)
+    model.save_pretrained(Path(out_dir) / rundir.MODEL)
+    return rundir.write_result(out_dir, kind, task.name, metrics, alphas, **extra)
