@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench experiments clean
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ test: $(STAMP)
 # The performance table (issue 3's targets); not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m manticore.bench
+
+# The paper's experiments at CPU scale (configs/experiments.yaml), two runs at a time; writes EXPERIMENTS.md.
+# Not part of `make test`; about 1 hour on 2 cores (EXPERIMENTS.md gives each experiment's wall time).
+experiments: $(STAMP)
+	$(BIN)/manticore experiments --jobs 2
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -76,6 +76,23 @@ def cmd_demo(args) -> None:
     run_demo(args.out, list(args.set or []))
 
 
+def cmd_experiments(args) -> None:
+    from .train.experiments import load_experiments, run_experiments, select
+
+    if args.report_only:
+        from .report.experiments import write_experiments
+
+        experiments = load_experiments()
+        select(args.names, experiments)  # unknown names are an error here too
+        print(f"Wrote {write_experiments(list(experiments.values()), args.output)}")
+        return
+    try:
+        print(f"Wrote {run_experiments(args.names, args.jobs, args.output)}")
+    except RuntimeError as err:  # some runs failed; the tables were still written from the others
+        print(f"manticore experiments: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
 def cmd_build(args) -> None:
     from . import ManticoreForCausalLM, ManticoreForSequenceClassification
     from .hybrid.summary import describe
@@ -162,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
     demo.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field of configs/demo.yaml")
     demo.set_defaults(func=cmd_demo)
+
+    experiments = sub.add_parser(
+        "experiments", help="run the paper's experiments at CPU scale (configs/experiments.yaml); write EXPERIMENTS.md",
+    )
+    experiments.add_argument("names", nargs="*", help="experiments to run (default: all), e.g. c2-mad")
+    experiments.add_argument("--jobs", type=int, default=2, help="variants run at once, one process each (default 2)")
+    experiments.add_argument("--output", default="EXPERIMENTS.md", help="the tables' file (default EXPERIMENTS.md)")
+    experiments.add_argument("--report-only", action="store_true", help="only rewrite the tables from the runs")
+    experiments.set_defaults(func=cmd_experiments)
 
     build = sub.add_parser("build", help="build a hybrid from component checkpoints / hub ids and save it")
     build.add_argument("components", nargs="+", help="local checkpoint directories or hub ids")

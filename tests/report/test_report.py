@@ -353,7 +353,8 @@ def test_verdicts_are_data(tmp_path):
 def test_at_a_glance_lists_every_primary_verdict(full_report):
     mamba_p = welch_test(HYBRID_LOSS, MAMBA_LOSS).p
     text = full_report.read_text()
-    glance = text[text.index("## At a glance"):text.index("## Stages")]
+    glance = text[text.index("## At a glance"):]
+    glance = glance[:glance.index("\n## ")]  # up to the next section
     listed = [line for line in glance.splitlines() if line.startswith("- ")]
     section = text[text.index("On the primary metric (loss):"):]
     assert listed == [line for line in section.splitlines() if line.startswith("- hybrid vs ")]
@@ -366,3 +367,34 @@ def test_no_verdicts_no_glance(tmp_path):
     write_stage(tmp_path / "retrain")
     write_results(tmp_path, with_hybrid=False)
     assert "## At a glance" not in write_report(tmp_path).read_text()
+
+
+# -- chance levels: a model that did not learn is inconclusive, never evidence ------------------------------------------
+def test_models_at_chance_make_their_verdicts_inconclusive(tmp_path):
+    from manticore.report.results import read_comparison
+
+    write_results(tmp_path)
+    results = json.loads((tmp_path / "results.json").read_text())
+    results["chance"] = {"loss": 2.5, "accuracy": 0.38, "macro_accuracy": 0.1}  # the hybrid's 0.415 is within 0.05
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    comparison = read_comparison(tmp_path / "results.json")
+    assert comparison.learned("hybrid") is False and comparison.learned("mamba") is True
+    verdicts = {(v.model, v.metric): v for v in comparison.verdicts}
+    assert verdicts["gpt_neo", "loss"].test.p == pytest.approx(KNOWN_P, rel=1e-4)  # significant, but void:
+    assert verdicts["gpt_neo", "loss"].winner is None
+    assert verdicts["gpt_neo", "loss"].outcome == "inconclusive: hybrid and gpt_neo did not beat chance"
+    assert verdicts["mamba", "accuracy"].outcome == "inconclusive: hybrid did not beat chance"
+    write_stage(tmp_path / "baselines" / "hybrid" / "seed0")
+    text = write_report(tmp_path).read_text()
+    assert "| *chance* | — | — | 2.5000 | 0.3800 | — | — |" in text  # no perplexity: not a rate
+    assert "| **hybrid** | 4 | 0, 1, 2, 3 |" in text and "**no**: inconclusive |" in text
+
+
+def test_without_a_chance_level_nothing_is_judged_against_it(tmp_path):
+    from manticore.report.results import read_comparison
+
+    write_results(tmp_path)
+    comparison = read_comparison(tmp_path / "results.json")
+    assert comparison.learned("hybrid") is None
+    assert any("no chance level" in note for note in comparison.notes)
+    assert {v.outcome for v in comparison.verdicts} >= {"significant: hybrid better", "significant: mamba better"}

@@ -1,5 +1,6 @@
 """The MAD synthetic tasks: what each task means, checked on generated data, through `tasks.get`."""
 
+import math
 import os
 from pathlib import Path
 
@@ -176,6 +177,63 @@ def test_selective_copying_honours_num_tokens_to_copy():
     assert ((ids[:, :34] != task.vocab_size - 2).sum(1) == 5).all()
     first_places = {tuple((seq[:34] != task.vocab_size - 2).nonzero().flatten().tolist()) for seq in ids}
     assert len(first_places) > 1  # the tokens sit at random places
+
+
+def copying_gaps(ids, blank, n_copy):
+    """(N, n_copy) blanks before each token to copy, and (N,) blanks after the last one, before the copy token."""
+    length = ids.shape[1]
+    region = ids[:, : length - n_copy - 1] != blank
+    places = torch.stack([row.nonzero().flatten() for row in region])  # (N, n_copy)
+    before = torch.diff(places, dim=1, prepend=torch.full((len(ids), 1), -1)) - 1
+    return before, region.shape[1] - 1 - places[:, -1]
+
+
+@pytest.mark.parametrize("preset, n_copy", [("baseline", 16), ("manticore-hard", 96)])
+def test_selective_copying_spaces_the_tokens_as_mad_does(preset, n_copy):
+    """MAD inserts each of the B = L - 2n - 1 blanks before a token drawn uniformly (np.insert at
+    randint(0, n)): the gap before each token is Binomial(B, 1/n), and the last token meets the copy token."""
+    task = tasks.get("mad/selective-copying", preset=preset, num_train=16, num_test=1_280, use_cache=False)
+    length, blank = task.max_length, task.vocab_size - 2
+    blanks = length - 2 * n_copy - 1
+    assert task.metadata["num_blanks"] == blanks
+    before, after = copying_gaps(stacked(task.test)[0], blank, n_copy)
+    assert (after == 0).all() and (before.sum(1) == blanks).all()
+    mean, var = blanks / n_copy, blanks * (1 / n_copy) * (1 - 1 / n_copy)
+    standard_error = (var / len(before)) ** 0.5
+    assert (before.double().mean(0) - mean).abs().max() < 6 * standard_error  # every gap, the first too
+    assert before.double().var().item() == pytest.approx(var, rel=0.15)  # near-regular: binomial, not geometric
+    assert len({tuple(row.tolist()) for row in before}) > 1  # the spacing is random
+
+
+def test_selective_copying_spacing_follows_the_settings():
+    task = tasks.get("mad/selective-copying", num_tokens_to_copy=3, seq_len=8, **SMALL)  # exactly one blank
+    before, after = copying_gaps(stacked(task.test)[0], task.vocab_size - 2, 3)
+    assert (after == 0).all() and (before.sum(1) == 1).all()
+    assert set(before.argmax(1).tolist()) == {0, 1, 2}  # the blank goes before any of the tokens
+
+
+def memorization_keys(task):
+    """The distinct keys of the train and the test split."""
+    return ({int(k) for k in stacked(getattr(task, split))[0][:, 0::2].flatten()} for split in ("train", "test"))
+
+
+@pytest.mark.parametrize("preset, settings", [
+    ("baseline", {}), ("manticore-hard", {}),  # the presets at their real sizes
+    ("manticore-hard", dict(num_train=1)), ("manticore-hard", dict(num_train=3, seq_len=4, seed=7)),
+    ("baseline", dict(vocab_size=3, num_train=2)), ("baseline", dict(vocab_size=1_024, num_train=20, seed=2)),
+    ("baseline", dict(seq_len=2, num_train=5, num_test=300)),
+])
+def test_memorization_tests_only_facts_seen_in_training(preset, settings):
+    task = tasks.get("mad/memorization", preset=preset, use_cache=False, **settings)
+    train_keys, test_keys = memorization_keys(task)
+    assert test_keys <= train_keys  # every test key was seen in training
+    assert task.metadata["num_facts"] == len(train_keys)
+    facts = mad.SETTINGS["mad/memorization"].from_preset(preset, **settings).facts()
+    assert facts.tolist() == sorted(train_keys)
+    if preset == "manticore-hard" and not settings:
+        assert len(test_keys) > 0.95 * len(train_keys)  # the test asks about (nearly) every fact
+        num_keys, draws = (task.vocab_size - 1) // 2, 256 * 16  # training keys are uniform over all keys, as MAD:
+        assert len(train_keys) == pytest.approx(num_keys * (1 - math.exp(-draws / num_keys)), rel=0.03)  # ~64%
 
 
 def memorized_map(task):

@@ -1,13 +1,17 @@
-"""The engine: learning, exact resume, search algorithms, parameter groups, bilevel steps."""
+"""The engine: learning, exact resume, search algorithms, parameter groups, bilevel steps, metrics."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import manticore
 from manticore import tasks
+from manticore.tasks import IGNORE_INDEX, SequenceDataset, Task
 from manticore.train import Engine, SearchConfig, TrainConfig
+from manticore.train.engine import CLASS_TALLIES, batch_loss, evaluate_model, summarise
 from manticore.train.rundir import CHECKPOINT, METRICS
 from conftest import tiny_config
 
@@ -140,3 +144,68 @@ def test_gradient_accumulation_matches_a_larger_batch(task, tmp_path):
     assert one.keys() == two.keys()
     for name in one:
         assert torch.allclose(one[name], two[name], atol=1e-6, rtol=1e-4), name
+
+
+# -- metrics: MAD's macro accuracy beside plain accuracy -----------------------------------------------------
+class Oracle(torch.nn.Module):
+    """Predicts its input: logits one-hot at input_ids (lm, (b, t, C)) or at input_ids[:, 0] (classification)."""
+
+    def __init__(self, num_classes, kind="lm"):
+        super().__init__()
+        self.num_classes, self.kind = num_classes, kind
+        self.scale = torch.nn.Parameter(torch.ones(()))  # evaluate_model reads the device off a parameter
+
+    def forward(self, input_ids, attention_mask=None):
+        ids = input_ids if self.kind == "lm" else input_ids[:, 0]
+        return SimpleNamespace(logits=self.scale * F.one_hot(ids, self.num_classes).float())
+
+
+def tiny_task(kind, input_ids, labels, num_classes):
+    data = SequenceDataset(torch.tensor(input_ids), torch.tensor(labels))
+    return Task(name="tiny", kind=kind, vocab_size=num_classes, train=data, test=data,
+                num_labels=num_classes if kind == "classification" else None)
+
+
+IGN = IGNORE_INDEX
+# Predictions are the inputs. Scored (prediction, target): (0,0)+ (1,2)- (3,3)+ | (1,1)+ (4,0)- (3,3)+; the
+# ignored positions predict 2 and 5. Per class c of 7: targets 2,1,1,2,0,0,0; right 1,1,0,2,0,0,0; predicted
+# (scored) 1,2,0,2,1,0,0. Classes in targets or predictions: 0..4 (4 only predicted: recall 0; 5 only at an
+# ignored position and 6 nowhere are left out), recalls 1/2, 1, 0, 1, 0 -> macro 2.5 / 5 = 0.5; accuracy 4/6.
+LM_INPUTS, LM_LABELS = [[0, 1, 2, 3], [1, 4, 5, 3]], [[0, 2, IGN, 3], [1, 0, IGN, 3]]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_evaluate_reports_mads_macro_accuracy_beside_accuracy_exactly_over_the_split(batch_size):
+    task = tiny_task("lm", LM_INPUTS, LM_LABELS, 7)
+    metrics = evaluate_model(Oracle(7), task, batch_size=batch_size)
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert metrics["macro_accuracy"] == pytest.approx(0.5)
+    assert list(metrics) == ["loss", "accuracy", "macro_accuracy", "perplexity"]
+
+
+def test_batch_loss_tallies_each_class_and_summarise_averages_recall_over_the_classes_present():
+    batch = tiny_task("lm", LM_INPUTS, LM_LABELS, 7).collate(
+        [{"input_ids": torch.tensor(i), "labels": torch.tensor(lab)} for i, lab in zip(LM_INPUTS, LM_LABELS)])
+    _, stats = batch_loss(Oracle(7), batch, "lm")
+    assert stats["class_count"].tolist() == [2, 1, 1, 2, 0, 0, 0]
+    assert stats["class_correct"].tolist() == [1, 1, 0, 2, 0, 0, 0]
+    assert stats["class_predicted"].tolist() == [1, 2, 0, 2, 1, 0, 0]
+    assert (stats["correct"], stats["count"]) == (4, 6)
+    assert summarise(stats, "lm")["macro_accuracy"] == pytest.approx(0.5)
+    nothing = {**stats, **{k: torch.zeros(7, dtype=torch.long) for k in CLASS_TALLIES}}
+    assert summarise(nothing, "lm")["macro_accuracy"] == 0.0  # nothing scored
+
+
+def test_classification_reports_macro_accuracy_too():
+    # (prediction, label): (0,0)+ (0,0)+ (0,0)+ (1,0)- (2,1)-: recalls 3/4 (class 0), 0 (1), 0 (2, predicted only)
+    task = tiny_task("classification", [[0], [0], [0], [1], [2]], [0, 0, 0, 0, 1], 4)
+    metrics = evaluate_model(Oracle(4, "classification"), task, batch_size=2)
+    assert metrics["accuracy"] == pytest.approx(3 / 5)
+    assert metrics["macro_accuracy"] == pytest.approx(0.75 / 3)
+    assert "perplexity" not in metrics
+
+
+def test_training_records_keep_their_metrics(task, tmp_path):
+    engine = Engine(hybrid(task), task, TrainConfig(max_steps=1, batch_size=8), tmp_path)
+    assert set(engine.train_step()) == {"loss", "accuracy", "perplexity"}
+    assert {"accuracy", "macro_accuracy"} <= set(engine.evaluate())

@@ -48,9 +48,12 @@ def test_program_proxy_averages_the_alphas_found_on_each_task(tmp_path):
     proxy_tasks = [tasks.get(name, num_train=32, num_test=16, seq_len=48, vocab_size=16)
                    for name in ("mad/in-context-recall", "mad/selective-copying")]
     train = TrainConfig(max_steps=3, batch_size=8, lr=1e-3, arch_lr=0.1)
-    average = program.program_proxy(hybrid, proxy_tasks, train, SearchConfig(), tmp_path, width=16)
-    saved = json.loads((tmp_path / "alphas.json").read_text())
-    per_task = torch.tensor(list(saved["per_task"].values()))
+    average, found = program.program_proxy(hybrid, proxy_tasks, train, SearchConfig(), tmp_path, width=16)
+    assert list(found) == [t.name for t in proxy_tasks]
+    for task in proxy_tasks:  # each proxy's final test metrics and its task's chance level, beside its α
+        assert set(found[task.name]["test"]) >= {"loss", "accuracy"}
+        assert found[task.name]["chance"] == task.chance
+    per_task = torch.tensor([f["alphas"] for f in found.values()])
     assert torch.allclose(torch.tensor(average), per_task.mean(0), atol=1e-6)
     assert torch.allclose(torch.tensor(average).sum(-1), torch.ones(2), atol=1e-6)
     assert not torch.allclose(per_task[0], torch.full((2, 2), 0.5))  # the search moved α
@@ -70,3 +73,42 @@ def test_retrain_rewinds_to_the_initial_weights(tmp_path):
             assert torch.equal(value, initial[name]), name  # lr=0: the weights are the pre-search ones
     assert torch.allclose(rewound.mixture_weights(), torch.tensor(result["alphas"]), atol=1e-6)
     assert not rewound.architecture_parameters()[0].requires_grad
+
+
+def test_baselines_repeat_the_search_per_seed_and_train_fixed_layouts(tmp_path):
+    from manticore.train.run_config import CONFIGS, load_run_config
+    from manticore.train.stages import run_stage
+
+    cfg = load_run_config(CONFIGS / "c2-striped.yaml", [
+        f"out_dir={tmp_path}", "train.max_steps=3", "train.batch_size=4", "task.num_train=16", "task.num_test=8",
+        "stages.baselines.seeds=[0, 1]", "stages.baselines.layouts={stripe: [gpt_neo, mamba]}"])
+    run_stage(cfg, "baselines")
+    entries = json.loads((tmp_path / "results.json").read_text())["entries"]
+    assert [(e["model"], e["seed"]) for e in entries] == [
+        (m, s) for s in (0, 1) for m in ("gpt_neo", "mamba", "stripe", "hybrid")]
+    by = {(e["model"], e["seed"]): e for e in entries}
+    assert by["stripe", 0]["alphas"] == [[1.0, 0.0], [0.0, 1.0]]
+    assert by["hybrid", 0]["alphas"] != by["hybrid", 1]["alphas"]  # each seed searched anew
+    assert (tmp_path / "baselines" / "hybrid" / "seed1" / "search" / "initial").is_dir()
+    assert not (tmp_path / "baselines" / "hybrid" / "seed1" / "model").exists()  # retrain: false
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["chance"]["accuracy"] > 0
+
+
+@pytest.mark.parametrize("layout,match", [(["gpt_neo"], "names 1 components; accepted: one per"),
+                                          (["gpt_neo", "llama"], r"unknown component\(s\) \['llama'\]")])
+def test_a_bad_layout_names_what_is_accepted(tmp_path, layout, match):
+    from manticore.train.run_config import CONFIGS, load_run_config
+    from manticore.train.stages import run_stage
+
+    cfg = load_run_config(CONFIGS / "c2-striped.yaml", [f"out_dir={tmp_path}", "task.num_train=8", "task.num_test=4",
+                                                         f"stages.baselines.layouts={{bad: {layout}}}"])
+    with pytest.raises(ValueError, match=match):
+        run_stage(cfg, "baselines")
+
+
+def test_retrain_false_needs_search():
+    from manticore.train.run_config import CONFIGS, load_run_config
+
+    with pytest.raises(ValueError, match="retrain=False"):
+        load_run_config(CONFIGS / "c2-mad.yaml", ["stages.baselines.search=false"])

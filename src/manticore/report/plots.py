@@ -36,7 +36,7 @@ class Trajectory:
 
 def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")  # legends below the axes stay in the picture
     return path
 
 
@@ -81,10 +81,11 @@ def plot_alpha_trajectory(path: Path, title: str, steps: np.ndarray, alphas: np.
     return _save(fig, path)
 
 
-def _draw_path(ax, x: np.ndarray, y: np.ndarray, label: str, color: str) -> None:
+def _draw_path(ax, x: np.ndarray, y: np.ndarray, label: str, color: str, first: bool = True) -> None:
+    """A search path, its start (circle) and end (star); the start and end enter the legend once."""
     ax.plot(x, y, color=color, lw=1.6, marker=_markers(len(x)), ms=3, label=label)
-    ax.plot(x[:1], y[:1], "o", color=color, ms=8, mec="black", label="search start")
-    ax.plot(x[-1:], y[-1:], "*", color=color, ms=14, mec="black", label="search end")
+    ax.plot(x[:1], y[:1], "o", color=color, ms=8, mec="black", label="search start" if first else "_nolegend_")
+    ax.plot(x[-1:], y[-1:], "*", color=color, ms=14, mec="black", label="search end" if first else "_nolegend_")
 
 
 def plot_sweep_line(path: Path, title: str, alpha0: np.ndarray, loss: np.ndarray, xlabel: str,
@@ -152,9 +153,10 @@ def plot_sweep_heatmap(path: Path, title: str, x: np.ndarray, y: np.ndarray, los
     if np.isfinite(loss).any():
         best = int(np.nanargmin(np.where(np.isfinite(loss), loss, np.nan)))
         ax.plot(x[best], y[best], "*", color="gold", ms=16, mec="black", label="lowest loss")
-    colors = iter(["red", "white", "magenta", "orange"])
-    for trajectory in trajectories:
-        _draw_path(ax, trajectory.alpha0[:, 0], trajectory.alpha0[:, 1], trajectory.label, next(colors, "red"))
+    colors = ["red", "white", "magenta", "orange", "cyan", "lime", "pink", "silver"]
+    for i, trajectory in enumerate(trajectories):
+        _draw_path(ax, trajectory.alpha0[:, 0], trajectory.alpha0[:, 1], trajectory.label, colors[i % len(colors)],
+                   first=i == 0)
     ax.set(title=title, xlabel=labels[0], ylabel=labels[1], aspect="equal")
     ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, fontsize="small", frameon=False)
     return _save(fig, path)

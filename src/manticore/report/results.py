@@ -20,6 +20,12 @@ from manticore.train.rundir import HYBRID, METRIC_NAMES, RESULTS, lower_is_bette
 
 from .stats import MIN_SEEDS, WelchTest, welch_test
 
+# A model "learned" its task when its mean test accuracy beats the chance level (the best constant predictor,
+# Task.chance) by this much, absolute; for a task without accuracy, when its mean loss is this fraction below
+# chance. A model that did not makes every verdict it takes part in inconclusive.
+ACCURACY_MARGIN = 0.05
+LOSS_MARGIN = 0.05
+
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -34,6 +40,7 @@ class Verdict:
     hybrid: list[float]
     component: list[float]
     test: WelchTest | None  # None: fewer than MIN_SEEDS seeds on a side
+    at_chance: tuple[str, ...] = ()  # the models of this pair that did not beat chance (the verdict is void)
 
     @property
     def difference(self) -> float:
@@ -43,13 +50,15 @@ class Verdict:
     @property
     def winner(self) -> str | None:
         """HYBRID or the component when the difference is significant, else None."""
-        if self.test is None or not self.test.significant or self.difference == 0:
+        if self.at_chance or self.test is None or not self.test.significant or self.difference == 0:
             return None
         hybrid_wins = (self.difference < 0) == lower_is_better(self.metric)
         return HYBRID if hybrid_wins else self.model
 
     @property
     def outcome(self) -> str:
+        if self.at_chance:
+            return f"inconclusive: {' and '.join(self.at_chance)} did not beat chance"
         if self.test is None:
             return (f"n too small (hybrid n={len(self.hybrid)}, {self.model} n={len(self.component)}; "
                     f"needs ≥ {MIN_SEEDS} seeds each)")
@@ -67,9 +76,19 @@ class Comparison:
     verdicts: list[Verdict]  # the hybrid against each component, on each metric both sides report
     notes: list[str] = field(default_factory=list)  # what could not be used, for "Not in this report"
     unusable: str | None = None  # why there is no table at all (no file, no usable entries), else None
+    chance: dict[str, float] = field(default_factory=dict)  # the task's chance level per metric (Task.chance)
 
     def values(self, model: str, metric: str) -> list[float]:
         return [float(e["test"][metric]) for e in self.models.get(model, []) if _is_number(e["test"].get(metric))]
+
+    def learned(self, model: str) -> bool | None:
+        """Whether `model` clearly beat chance (ACCURACY_MARGIN, else LOSS_MARGIN); None: no chance level."""
+        accuracy, loss = self.values(model, "accuracy"), self.values(model, "loss")
+        if _is_number(self.chance.get("accuracy")) and accuracy:
+            return float(np.mean(accuracy)) >= self.chance["accuracy"] + ACCURACY_MARGIN
+        if _is_number(self.chance.get("loss")) and loss:
+            return float(np.mean(loss)) <= self.chance["loss"] * (1 - LOSS_MARGIN)
+        return None
 
     def primary_verdicts(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.metric == self.primary]
@@ -107,7 +126,12 @@ def read_comparison(path: Path) -> Comparison:
     if not models or not metrics:
         return _unusable("No usable entries.",
                          notes + [f"`{RESULTS}` has no entries with test loss, accuracy or perplexity"])
-    comparison = Comparison(str(data.get("task", "?")), data.get("metric", "loss"), metrics, models, [], notes)
+    chance = data.get("chance") if isinstance(data.get("chance"), dict) else {}
+    comparison = Comparison(str(data.get("task", "?")), data.get("metric", "loss"), metrics, models, [], notes,
+                            chance={k: float(v) for k, v in chance.items() if _is_number(v)})
+    if not comparison.chance:
+        notes.append(f"`{RESULTS}` records no chance level, so no model could be checked against it")
+    at_chance = {model for model in models if comparison.learned(model) is False}
     if HYBRID not in models:
         notes.append(f"`{RESULTS}` has no entry with model \"{HYBRID}\", so nothing to test the components against")
     elif len(models) == 1:
@@ -117,5 +141,6 @@ def read_comparison(path: Path) -> Comparison:
             for metric in metrics:
                 hybrid, other = comparison.values(HYBRID, metric), comparison.values(model, metric)
                 if hybrid and other:
-                    comparison.verdicts.append(Verdict(model, metric, hybrid, other, welch_test(hybrid, other)))
+                    void = tuple(m for m in (HYBRID, model) if m in at_chance)
+                    comparison.verdicts.append(Verdict(model, metric, hybrid, other, welch_test(hybrid, other), void))
     return comparison

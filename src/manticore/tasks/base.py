@@ -7,7 +7,10 @@ scalar class id for `kind == "classification"`.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 from collections.abc import Sequence
 
@@ -63,6 +66,25 @@ class Task:
             raise ValueError(f"Task.kind must be 'lm' or 'classification', got {self.kind!r}.")
         if self.kind == "classification" and not self.num_labels:
             raise ValueError(f"Classification task {self.name!r} needs num_labels.")
+
+    @cached_property
+    def chance(self) -> dict[str, float]:
+        """The chance level of the test split: what the best constant predictor scores, which knows only the
+        label frequencies. accuracy: the most frequent label's share of the scored labels; loss: the entropy
+        (nats) of the label distribution; macro_accuracy: 1 / the number of distinct labels.
+
+        A model must clearly beat these before its numbers say anything about the task (the report marks
+        models that do not as inconclusive)."""
+        counts: Counter = Counter()
+        for index in range(len(self.test)):
+            labels = torch.as_tensor(self.test[index]["labels"]).flatten()
+            counts.update(labels[labels != IGNORE_INDEX].tolist())
+        total = sum(counts.values())
+        if not total:
+            raise ValueError(f"Task {self.name!r}: the test split has no scored labels, so it has no chance level.")
+        shares = [c / total for c in counts.values()]
+        return {"loss": -sum(p * math.log(p) for p in shares), "accuracy": max(shares),
+                "macro_accuracy": 1 / len(counts)}
 
     def collate(self, examples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """Pad a list of examples on the right: input_ids with pad_token_id, LM labels with IGNORE_INDEX."""

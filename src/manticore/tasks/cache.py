@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import torch
 
-CACHE_VERSION = 1  # bump when a generator's output changes for the same settings
+CACHE_VERSION = 2  # bump when a generator's output changes for the same settings (2: MAD, Pathfinder)
 
 
 def cache_dir() -> Path:

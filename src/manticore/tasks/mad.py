@@ -42,15 +42,30 @@ and 800 training examples, 80% noise, 96 tokens to copy, a memorization vocab of
 MAD's 1,280. Keyword overrides replace the preset's values; `tasks.get(name, preset="manticore-hard", ...)`
 calls `from_preset`.
 
-Where we differ from MAD's generators (mad/data/instances.py), on purpose:
+Where we match MAD's generators (mad/data/instances.py):
+- Selective copying spaces the tokens as MAD does: each of the L - 2n - 1 blanks goes before one of the n
+  tokens drawn uniformly (MAD's np.insert at np.random.randint(0, n) indices), so the gaps before the
+  tokens are multinomial, near-regular (about (L - 2n - 1) / n each), and no blank follows the last token,
+  which sits right before the copy token.
+- Memorization's map is MAD's generate_kv_map shape: K = (vocab_size - 1) // 2 keys, each bound to its own
+  value, fixed for the dataset; training keys are drawn uniformly over all K keys, as in MAD.
+
+Where we differ, on purpose:
 - Every example has exactly seq_len tokens (MAD's recall drops the last one); the last position, which has
   no next token, is unscored.
-- Selective copying places the tokens uniformly among the blanks with the seeded generator (MAD used the
-  global numpy RNG, so its data were not reproducible, and never put a blank after the last token).
+- Memorization's test keys are drawn uniformly from the keys that occur in the train split: it tests facts
+  seen in training. MAD draws them from all K keys, so with vocab 8,192 (K = 4,095) and 256 x 16 training
+  keys only about 64% of its test keys occur in training and test accuracy is capped near 64%. At MAD's
+  baseline (vocab 256, K = 127) training sees every key (all but surely), so the two agree there.
+- Selective copying draws from the seeded generator (MAD used the global numpy RNG for the placement, so
+  its data were not reproducible).
 - Fuzzy recall's training labels skip the left padding (predicting the next pad carries no information).
 - Data are generated in vectorised numpy from a seeded generator per (seed, split) (streams.MAD_STREAMS),
   so the test split never reuses the train stream; memorization's key -> value map has a stream of its
   own, shared by both splits.
+
+Metrics: MAD reports torchmetrics' macro-averaged accuracy; the engine reports it as `macro_accuracy`,
+beside plain `accuracy` (train/engine.py).
 """
 
 from __future__ import annotations
@@ -153,7 +168,8 @@ class MadTask(ABC):
         """Generate (or load from the cache) both splits and wrap them in a Task.
 
         preset: recorded in Task.metadata["preset"]: the preset these settings came from (None: neither).
-        The cache key is derived from the task name and every setting, so equal settings share an entry.
+        The cache key is derived from the task name, every setting and cache.CACHE_VERSION (bumped when a
+        generator's output changes), so equal settings share an entry and old data is never loaded.
         """
         settings = asdict(self)
 
@@ -353,10 +369,12 @@ class SelectiveCopying(MadTask):
     """num_tokens_to_copy (n) tokens scattered among blanks, the copy token, then n blanks.
 
     Ids: tokens [0, vocab_size - 2), blank vocab_size - 2, copy vocab_size - 1. Layout (length L):
-    positions [0, L - n - 1) hold the n tokens at random places among blanks, position L - n - 1 the copy
-    token, positions [L - n, L) blanks. Alignment, as in MAD: labels[L - n + j] = the j-th token to copy,
-    i.e. the model writes the j-th token while reading the j-th blank after the copy token; everything else
-    (the copy token included) is IGNORE_INDEX. Train and test are scored alike.
+    positions [0, L - n - 1) hold the n tokens among L - 2n - 1 blanks, spaced as in MAD: each blank goes
+    before a uniformly drawn token, so the gap before each token is Binomial(L - 2n - 1, 1/n) blanks and the
+    last token sits at L - n - 2, next to the copy token at L - n - 1; positions [L - n, L) are blanks.
+    Alignment, as in MAD: labels[L - n + j] = the j-th token to copy, i.e. the model writes the j-th token
+    while reading the j-th blank after the copy token; everything else (the copy token included) is
+    IGNORE_INDEX. Train and test are scored alike.
     """
 
     name = "mad/selective-copying"
@@ -388,7 +406,7 @@ class SelectiveCopying(MadTask):
     def describe(self) -> dict[str, Any]:
         vocab, scored = self.vocab_size, f"the last {self.num_tokens_to_copy} positions: the tokens to copy, in order"
         return dict(token_ids=[0, vocab - 2], blank_token_id=vocab - 2, copy_token_id=vocab - 1,
-                    scored=dict(train=scored, test=scored))
+                    num_blanks=self.seq_len - 2 * self.num_tokens_to_copy - 1, scored=dict(train=scored, test=scored))
 
 
 @_registered
@@ -397,13 +415,15 @@ class Memorization(MadTask):
     """(key, insert) pairs; the label at each insert token is the key's value under one fixed map.
 
     Ids: insert vocab_size - 1; keys [0, K) with K = (vocab_size - 1) // 2; values [K, vocab_size - 1). The
-    map (injective, seeded by `seed` alone) is the same for every example of both splits.
+    map (injective, seeded by `seed` alone) is the same for every example of both splits. Training keys are
+    uniform over all K keys (as in MAD); test keys are uniform over the facts, the keys that occur in the
+    train split (`facts()`), so every test key was seen in training (MAD draws them from all K keys).
     """
 
     name = "mad/memorization"
 
     num_train: int = 256
-    """N of the train split: memorization trains on few examples; the test draws from the same map."""
+    """N of the train split: memorization trains on few examples; the test asks about the keys they hold."""
     vocab_size: int = 256
     """Token ids: keys, values and the insert token."""
     seq_len: int = 32
@@ -423,13 +443,24 @@ class Memorization(MadTask):
 
     def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
         value_of = _memorization_map(self.seed, self.vocab_size)
-        return _memorization(rng, n, value_of, self.seq_len, insert=self.vocab_size - 1)
+        keys = np.arange(len(value_of)) if split == "train" else self.facts()
+        return _memorization(rng, n, value_of, keys, self.seq_len, insert=self.vocab_size - 1)
+
+    def facts(self) -> np.ndarray:
+        """(F,) the distinct keys of the train split, sorted: the keys the test split asks about.
+
+        Redraws the train split's keys from its stream (cheap: num_train * L / 2 integers).
+        """
+        rng = split_rng(self.seed, "train", MAD_STREAMS)
+        num_keys = (self.vocab_size - 1) // 2
+        return np.unique(_memorization_keys(rng, self.num_train, self.seq_len // 2, np.arange(num_keys)))
 
     def describe(self) -> dict[str, Any]:
         insert = self.vocab_size - 1
         scored = "the insert positions: the value of the key before them"
         return dict(key_ids=[0, insert // 2], value_ids=[insert // 2, insert], insert_token_id=insert,
-                    scored=dict(train=scored, test=scored))
+                    num_facts=len(self.facts()),
+                    scored=dict(train=scored, test=f"{scored}; test keys all occur in the train split"))
 
 
 @_registered
@@ -619,10 +650,15 @@ def _pack_motifs(key_tok: np.ndarray, key_len: np.ndarray, val_tok: np.ndarray, 
 
 def _selective_copying(rng: np.random.Generator, n: int, vocab_size: int, seq_len: int,
                        n_copy: int) -> tuple[np.ndarray, np.ndarray]:
-    """-> tokens (N, L), labels (N, L): the tokens to copy at the last n_copy positions, in order."""
+    """-> tokens (N, L), labels (N, L): the tokens to copy at the last n_copy positions, in order.
+
+    MAD's spacing: each of the B = L - 2 n_copy - 1 blanks is inserted before a token drawn uniformly, so
+    the gaps before the tokens, gaps (N, n_copy), are Multinomial(B, uniform) and none follows the last one.
+    """
     blank, copy, region = vocab_size - 2, vocab_size - 1, seq_len - n_copy - 1
     to_copy = rng.integers(0, vocab_size - 2, (n, n_copy))
-    places = np.sort(np.argsort(rng.random((n, region)), axis=1)[:, :n_copy], axis=1)  # random, in order
+    gaps = rng.multinomial(region - n_copy, np.full(n_copy, 1 / n_copy), size=n)  # (N, n_copy)
+    places = np.cumsum(gaps, axis=1) + np.arange(n_copy)  # token j follows j tokens and its gaps; the last: region - 1
     tokens = np.full((n, seq_len), blank)
     tokens[np.arange(n)[:, None], places] = to_copy
     tokens[:, region] = copy
@@ -637,10 +673,16 @@ def _memorization_map(seed: int, vocab_size: int) -> np.ndarray:
     return keys_ids + split_rng(seed, "map", MAD_STREAMS).permutation(vocab_size - 1 - keys_ids)[:keys_ids]
 
 
-def _memorization(rng: np.random.Generator, n: int, value_of: np.ndarray, seq_len: int,
+def _memorization_keys(rng: np.random.Generator, n: int, slots: int, keys: np.ndarray) -> np.ndarray:
+    """(N, P) keys drawn uniformly from `keys` (F,)."""
+    return keys[rng.integers(0, len(keys), (n, slots))]
+
+
+def _memorization(rng: np.random.Generator, n: int, value_of: np.ndarray, keys: np.ndarray, seq_len: int,
                   insert: int) -> tuple[np.ndarray, np.ndarray]:
-    """-> tokens (N, L) = key, insert, key, insert, ...; labels (N, L): the value at each insert position."""
-    keys = rng.integers(0, len(value_of), (n, seq_len // 2))
+    """-> tokens (N, L) = key, insert, key, insert, ... with keys drawn from `keys` (F,); labels (N, L): the
+    value of the key (value_of (K,)) at each insert position."""
+    keys = _memorization_keys(rng, n, seq_len // 2, keys)
     tokens = np.stack([keys, np.full_like(keys, insert)], -1).reshape(n, seq_len)
     labels = np.stack([np.full_like(keys, IGNORE_INDEX), value_of[keys]], -1).reshape(n, seq_len)
     return tokens, labels

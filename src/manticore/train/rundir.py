@@ -11,7 +11,8 @@
       sweep/sweep.json         {"kind": "sweep", "task", "num_blocks", "fine_tune", "points": [{"alphas", "test"}]}
       program/alphas.json      {"kind": "program", "method", "alphas", ...}
       discretize/discretize.json   {"kind": "discretize", parameters and timing before / after, "test", ...}
-      results.json             {"task", "metric", "entries": [{"model", "seed", "test", "alphas"?}]}: each
+      results.json             {"task", "metric", "chance"?: {metric: value}, "entries": [{"model", "seed", "test",
+                               "alphas"?}]}: each
                                component and the hybrid fine-tuned with the same budget, over seeds
       report.md                the report, with its PNGs beside it
 
@@ -49,8 +50,9 @@ def programmed(method: str) -> str:
 
 
 # -- metrics ----------------------------------------------------------------------------------------------------
-METRIC_NAMES = ("loss", "accuracy", "perplexity")
-LOWER_IS_BETTER = {"loss": True, "perplexity": True, "accuracy": False}  # the direction of every metric we log
+METRIC_NAMES = ("loss", "accuracy", "macro_accuracy", "perplexity")
+# the direction of every metric we log; macro_accuracy: per-class accuracy averaged over classes, as MAD reports
+LOWER_IS_BETTER = {"loss": True, "perplexity": True, "accuracy": False, "macro_accuracy": False}
 
 
 def lower_is_better(metric: str) -> bool:
@@ -104,11 +106,14 @@ def read_result(out_dir: str | Path) -> dict[str, Any]:
     return read_json(path)
 
 
-def add_results(run_dir: str | Path, task: str, entries: list[dict[str, Any]], metric: str = "loss") -> Path:
+def add_results(run_dir: str | Path, task: str, entries: list[dict[str, Any]], metric: str = "loss",
+                chance: dict[str, float] | None = None) -> Path:
     """Merge entries ({"model", "seed", "test", ...}) into run_dir/results.json, replacing earlier entries of
-    the same models; the file names its task and primary metric."""
+    the same models; the file names its task, primary metric and the task's chance level (Task.chance)."""
     path = Path(run_dir) / RESULTS
     results = read_json(path) if path.exists() else {"task": task, "metric": metric, "entries": []}
+    if chance is not None:
+        results["chance"] = chance
     replaced = {entry["model"] for entry in entries}
     results["entries"] = [e for e in results["entries"] if e["model"] not in replaced] + list(entries)
     return write_json(path, results)

@@ -8,7 +8,7 @@ import numpy as np
 from manticore.train.rundir import HYBRID
 
 from ..markdown import Page, better, fmt, fmt_p, table
-from ..results import Verdict
+from ..results import ACCURACY_MARGIN, LOSS_MARGIN, Verdict
 from ..run import Run
 from ..stats import MIN_SEEDS, SIGNIFICANCE, Summary
 
@@ -42,9 +42,19 @@ def section(run: Run, page: Page) -> list[str]:
     for model, entries in comparison.models.items():
         seeds = sorted({e.get("seed") for e in entries if e.get("seed") is not None}, key=str)
         cells = [_cell(comparison.values(model, metric)) for metric in metrics]
+        learned = {True: "yes", False: "**no**: inconclusive", None: "—"}[comparison.learned(model)]
         rows.append([f"**{model}**" if model == HYBRID else model, str(len(entries)),
-                     ", ".join(map(str, seeds)) or "—", *cells])
-    lines += table(["model", "n", "seeds", *(f"test {m} ({better(m)})" for m in metrics)], rows) + [""]
+                     ", ".join(map(str, seeds)) or "—", *cells, learned])
+    if comparison.chance:
+        rows.append(["*chance*", "—", "—", *(fmt(comparison.chance.get(m)) for m in metrics), "—"])
+    lines += table(["model", "n", "seeds", *(f"test {m} ({better(m)})" for m in metrics), "beats chance"],
+                   rows) + [""]
+    if comparison.chance:
+        lines += [f"*Chance* is the best constant predictor of the test labels (the most frequent label's share, "
+                  f"the entropy of the label distribution, 1 / the number of classes). A model beats chance when "
+                  f"its mean accuracy is at least {ACCURACY_MARGIN:.2f} above it (without accuracy: a loss "
+                  f"{LOSS_MARGIN:.0%} below it); a model that does not makes its row and every verdict it is in "
+                  f"inconclusive, never evidence.", ""]
     if HYBRID not in comparison.models or len(comparison.models) == 1:
         return lines  # nothing to test (comparison.notes say why)
 

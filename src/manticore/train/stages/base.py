@@ -96,13 +96,15 @@ def is_causal_lm(cfg: RunConfig, task: Task) -> bool:
     return cfg.head == "causal-lm" or (cfg.head == "auto" and task.kind == "lm")
 
 
-def build_hybrid(cfg: RunConfig, task: Task, embeddings_from: int | None = None, causal_lm: bool | None = None):
-    """A new hybrid of the run's components (seeded with the run's seed), with the head the task needs."""
+def build_hybrid(cfg: RunConfig, task: Task, embeddings_from: int | None = None, causal_lm: bool | None = None,
+                 seed: int | None = None):
+    """A new hybrid of the run's components, with the head the task needs; its new weights (and components
+    given as configs) are initialised from `seed` (default: the run's seed)."""
     import torch
 
     from ...hybrid.model import ManticoreForCausalLM, ManticoreForSequenceClassification
 
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed if seed is None else seed)
     causal_lm = is_causal_lm(cfg, task) if causal_lm is None else causal_lm
     extra = {} if causal_lm else {"num_labels": task.num_labels, "pad_token_id": task.pad_token_id}
     cls = ManticoreForCausalLM if causal_lm else ManticoreForSequenceClassification
@@ -111,9 +113,10 @@ def build_hybrid(cfg: RunConfig, task: Task, embeddings_from: int | None = None,
                                projector_init=cfg.projector_init, **extra)
 
 
-def initial_hybrid(cfg: RunConfig, task: Task):
+def initial_hybrid(cfg: RunConfig, task: Task, seed: int | None = None):
     """The hybrid a downstream stage starts from: the one this run pretrained (pretrain-projectors) if it has
-    one, with a new classification head if the task needs one; else a new hybrid."""
+    one, with a new classification head if the task needs one; else a new hybrid. New weights are initialised
+    from `seed` (default: the run's seed)."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -121,10 +124,10 @@ def initial_hybrid(cfg: RunConfig, task: Task):
 
     pretrained = cfg.stage_dir("pretrain-projectors") / rundir.MODEL
     if not pretrained.exists():
-        return build_hybrid(cfg, task)
+        return build_hybrid(cfg, task, seed=seed)
     if is_causal_lm(cfg, task):
         return ManticoreForCausalLM.from_pretrained(pretrained)
-    torch.manual_seed(cfg.seed)  # a new classification head on the pretrained hybrid
+    torch.manual_seed(cfg.seed if seed is None else seed)  # a new classification head on the pretrained hybrid
     return AutoModelForSequenceClassification.from_pretrained(pretrained, num_labels=task.num_labels,
                                                               pad_token_id=task.pad_token_id)
 

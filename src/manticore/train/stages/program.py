@@ -6,7 +6,8 @@
               each proxy task (the MAD synthetics), and average the α found
 
 Reads:    the hybrid of `pretrain-projectors` if this run has one, else a new hybrid.
-Writes:   program/alphas.json (the programmed α; with proxy, also per proxy task), program/proxy/<task>/
+Writes:   program/alphas.json (the programmed α; with proxy, also each proxy task's α, final test metrics
+          and chance level, so that an α from a proxy that learned nothing shows), program/proxy/<task>/
           (each proxy search), program/finetune/seed<s>/ (the fine-tuned hybrid); results.json at the run's
           root gets the entries "programmed-<method>", beside the components and the searched hybrid.
 Supports: any number of seeds; any registered search algorithm for the proxy searches; every family
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from collections.abc import Sequence
 
 from .. import rundir
@@ -51,6 +52,8 @@ class ProgramSettings(StageSettings):
     """proxy: training examples per proxy task."""
     proxy_num_test: int = 64
     """proxy: test examples per proxy task."""
+    proxy_task_settings: dict[str, Any] = field(default_factory=dict)
+    """proxy: settings given to every proxy task beside the preset and sizes, e.g. {seq_len: 64}."""
     proxy_width: int = 32
     """proxy: d_model of the scaled-down copies."""
     proxy_blocks_per_group: int = 1
@@ -81,37 +84,34 @@ def program_metadata(hybrid: ManticorePreTrainedModel, sequence_length: int) -> 
 
 def program_proxy(hybrid: ManticorePreTrainedModel, proxy_tasks: Sequence[Task], train: TrainConfig,
                   search_config: SearchConfig, out_dir: str | Path, width: int = ProgramSettings.proxy_width,
-                  blocks_per_group: int = ProgramSettings.proxy_blocks_per_group) -> list[list[float]]:
-    """Search a small random-init copy of the hybrid on each proxy task; return the α averaged over tasks.
+                  blocks_per_group: int = ProgramSettings.proxy_blocks_per_group) -> tuple[list[list[float]], dict]:
+    """Search a small random-init copy of the hybrid on each proxy task; return (the α averaged over tasks,
+    per task: {"alphas", "test" (the proxy's final test metrics), "chance" (the task's chance level)}).
 
     The copy keeps the families and L, with width `width` and `blocks_per_group` blocks per group; each
-    family scales its own config (`ComponentAdapter.scaled_config`). Writes out_dir/alphas.json.
+    family scales its own config (`ComponentAdapter.scaled_config`). An α is only worth averaging if its proxy
+    learned its task: compare each proxy's test accuracy with its chance level.
     """
     import torch
 
     from ...components import scaled_config
     from ...hybrid.model import ManticoreForCausalLM
-    from ..engine import is_main
 
     L = hybrid.config.num_blocks
-    found = []
+    per_task = {}
     for task in proxy_tasks:
         configs = [scaled_config(c, width, L * blocks_per_group, task.max_length or 0, task.vocab_size)
                    for c in hybrid.config.component_configs()]
         torch.manual_seed(train.seed)
         proxy = ManticoreForCausalLM.from_components(configs, num_blocks=L)
         result = search(proxy, task, train, search_config, Path(out_dir) / task.name.replace("/", "__"))
-        found.append(torch.tensor(result["alphas"]))
-    average = torch.stack(found).mean(0)
-    if is_main():
-        rundir.write_json(Path(out_dir) / rundir.ALPHAS, {
-            "kind": "program", "method": "proxy", "alphas": average.tolist(),
-            "per_task": {t.name: a.tolist() for t, a in zip(proxy_tasks, found)}})
-    return average.tolist()
+        per_task[task.name] = {"alphas": result["alphas"], "test": result["test"], "chance": task.chance}
+    average = torch.tensor([found["alphas"] for found in per_task.values()]).mean(0)
+    return average.tolist(), per_task
 
 
-def programmed_alphas(cfg: RunConfig, settings: ProgramSettings, task: Task) -> list[list[float]]:
-    """α by the configured method."""
+def programmed_alphas(cfg: RunConfig, settings: ProgramSettings, task: Task) -> tuple[list[list[float]], dict]:
+    """(α by the configured method, what else alphas.json records: the proxy searches per task)."""
     from ... import tasks
     from ...tasks.mad import MAD_TASKS
 
@@ -119,11 +119,15 @@ def programmed_alphas(cfg: RunConfig, settings: ProgramSettings, task: Task) -> 
         if task.max_length is None:
             raise ValueError(f"Task {task.name!r} does not report its sequence length (max_length), so metadata "
                              "programming has nothing to go on; use method: proxy.")
-        return program_metadata(initial_hybrid(cfg, task), task.max_length)
-    proxy_tasks = [tasks.get(name, preset=settings.proxy_preset, seed=cfg.seed, num_train=settings.proxy_num_train,
-                             num_test=settings.proxy_num_test) for name in settings.proxy_tasks or MAD_TASKS]
-    return program_proxy(initial_hybrid(cfg, task), proxy_tasks, settings.proxy_train, settings.search,
-                         cfg.stage_dir("program") / "proxy", settings.proxy_width, settings.proxy_blocks_per_group)
+        return program_metadata(initial_hybrid(cfg, task), task.max_length), {"sequence_length": task.max_length}
+    proxy_tasks = [tasks.get(name, **{"preset": settings.proxy_preset, "seed": cfg.seed,
+                                      "num_train": settings.proxy_num_train, "num_test": settings.proxy_num_test,
+                                      **settings.proxy_task_settings})
+                   for name in settings.proxy_tasks or MAD_TASKS]
+    alphas, per_task = program_proxy(initial_hybrid(cfg, task), proxy_tasks, settings.proxy_train, settings.search,
+                                     cfg.stage_dir("program") / "proxy", settings.proxy_width,
+                                     settings.proxy_blocks_per_group)
+    return alphas, {"per_task": per_task}
 
 
 def run(cfg: RunConfig, settings: ProgramSettings, resume: bool = False) -> dict:
@@ -132,9 +136,10 @@ def run(cfg: RunConfig, settings: ProgramSettings, resume: bool = False) -> dict
 
     task = get_task(cfg, settings.task)
     out = cfg.stage_dir("program")
-    alphas = programmed_alphas(cfg, settings, task)
+    alphas, details = programmed_alphas(cfg, settings, task)
     if is_main():
-        rundir.write_json(out / rundir.ALPHAS, {"kind": "program", "method": settings.method, "alphas": alphas})
+        rundir.write_json(out / rundir.ALPHAS, {"kind": "program", "method": settings.method, "alphas": alphas,
+                                                **details})
     entries = []
     for seed in settings.seeds or [cfg.seed]:
         _, result = retrain(initial_hybrid(cfg, task), alphas, task, with_seed(settings.train, seed),
@@ -142,7 +147,7 @@ def run(cfg: RunConfig, settings: ProgramSettings, resume: bool = False) -> dict
         entries.append({"model": rundir.programmed(settings.method), "seed": seed, "test": result["test"],
                         "alphas": alphas})
     if is_main():
-        rundir.add_results(cfg.out_dir, task.name, entries)
+        rundir.add_results(cfg.out_dir, task.name, entries, chance=task.chance)
     return {"method": settings.method, "alphas": alphas, "entries": entries}
 
 

@@ -1,0 +1,145 @@
+"""EXPERIMENTS.md: every experiment's tables, written from its run directories (never typed by hand).
+
+For each experiment of configs/experiments.yaml: the claim, what was scaled down, the command and the wall
+time each variant took (experiment-<name>.json), then one table over its variants: each model's test metrics
+(mean ± std over seeds), its α, whether it beat the chance level, and Welch's p of the hybrid against each
+other model; proxy searches (program/alphas.json) list each proxy's accuracy beside its α; a sweep's
+landscape is linked from the run's own report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from manticore.train.rundir import ALPHAS, HYBRID, REPORT, RESULTS, SWEEP
+
+from .markdown import fmt, fmt_p, table
+from .results import ACCURACY_MARGIN, LOSS_MARGIN, Comparison, read_comparison
+from .sections.comparison import _cell
+
+from manticore.train.experiments import record_path
+
+if TYPE_CHECKING:
+    from manticore.train.experiments import Experiment
+
+SHOWN = ("loss", "accuracy", "macro_accuracy")  # the metrics of the tables, when the runs report them
+
+
+def _alphas(entries: list[dict]) -> str:
+    """α_0 per block (K=2) or every α, averaged over the entries that record one."""
+    alphas = [e["alphas"] for e in entries if isinstance(e.get("alphas"), list)]
+    if not alphas:
+        return "—"
+    mean = np.asarray(alphas, dtype=float).mean(0)  # (L, K)
+    if mean.shape[-1] == 2:
+        return "(" + ", ".join(f"{a:.2f}" for a in mean[:, 0]) + ")"
+    return "; ".join("[" + ", ".join(f"{a:.2f}" for a in block) + "]" for block in mean)
+
+
+def _p_values(comparison: Comparison, model: str, metric: str) -> str:
+    """The hybrid's Welch p against each other model on `metric` (its verdict when inconclusive)."""
+    if model != HYBRID:
+        return ""
+    cells = []
+    for verdict in comparison.verdicts:
+        if verdict.metric != metric:
+            continue
+        if verdict.at_chance:
+            cells.append(f"{verdict.model}: inconclusive")
+        elif verdict.test is None:
+            cells.append(f"{verdict.model}: n too small")
+        else:
+            winner = f", {verdict.winner} better" if verdict.winner else ""
+            cells.append(f"{verdict.model}: p = {fmt_p(verdict.test.p)}{winner}")
+    return "; ".join(cells) or "—"
+
+
+def _table(rows_of: list[tuple[str, Path, Comparison]]) -> list[str]:
+    shown = [m for m in SHOWN if any(m in c.metrics for _, _, c in rows_of)]
+    decide = "accuracy" if "accuracy" in shown else "loss"
+    header = ["variant", "model", "n", *(f"test {m}" for m in shown), "α_0 per block", "beats chance",
+              f"hybrid vs others ({decide}, Welch p)"]
+    rows = []
+    for variant, _, comparison in rows_of:
+        if comparison.unusable:
+            rows.append([variant or "—", "(no results)", "—", *("—" for _ in shown), "—", "—", comparison.unusable])
+            continue
+        for model, entries in comparison.models.items():
+            learned = {True: "yes", False: "**no**", None: "—"}[comparison.learned(model)]
+            rows.append([variant or "—", f"**{model}**" if model == HYBRID else model, str(len(entries)),
+                         *(_cell(comparison.values(model, m)) for m in shown), _alphas(entries), learned,
+                         _p_values(comparison, model, decide)])
+        if comparison.chance:
+            rows.append([variant or "—", "*chance*", "—", *(fmt(comparison.chance.get(m)) for m in shown), "—", "—",
+                         "—"])
+    return table(header, rows)
+
+
+def _proxies(run_dir: Path) -> list[str]:
+    """Each proxy search's task, α and final test accuracy against its chance level (program/alphas.json)."""
+    path = run_dir / "program" / ALPHAS
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    lines = [f"Programmed α ({data.get('method')}): " + _alphas([data]) + " (α_0 per block).", ""]
+    per_task = data.get("per_task") or {}
+    if per_task:
+        rows = [[task, _alphas([found]), fmt(found["test"].get("accuracy")), fmt(found.get("chance", {}).get("accuracy")),
+                 "yes" if found["test"].get("accuracy", 0) >= found.get("chance", {}).get("accuracy", 1) + ACCURACY_MARGIN
+                 else "**no**"]
+                for task, found in per_task.items()]
+        lines += ["Proxy searches (each a small random-init copy of the hybrid, searched on its task):", "",
+                  *table(["proxy task", "α_0 per block", "proxy test accuracy", "chance", "beats chance"], rows), ""]
+    return lines
+
+
+def section(experiment: Experiment, root: Path) -> list[str]:
+    """The experiment's part of EXPERIMENTS.md."""
+    runs = experiment.runs()
+    lines = [f"## `{experiment.name}`: {experiment.claim}", "",
+             f"Command: `manticore experiments {experiment.name}` (config `configs/{experiment.config}`).", "",
+             f"Scaled down: {experiment.scaled_down}", ""]
+    records = {}
+    for variant, _, run_dir in runs:
+        record = record_path(Path(root) / run_dir, experiment.name)
+        if record.exists():
+            records[variant] = json.loads(record.read_text())
+    if not records:
+        return lines + ["Not run yet.", ""]
+    total = sum(r["wall_s"] for r in records.values())
+    times = ", ".join(f"{v or experiment.name} {r['wall_s']:.0f} s" + ("" if r["returncode"] == 0 else " (FAILED)")
+                      for v, r in records.items())
+    lines += [f"Wall time: {total / 60:.1f} min of runs ({times}), each in one process with one torch thread.", ""]
+    done = [(v, Path(root) / d, read_comparison(Path(root) / d / RESULTS)) for v, _, d in runs if v in records]
+    if any(not c.unusable for _, _, c in done):
+        lines += _table(done) + [""]
+    for variant, run_dir, _ in done:
+        extra = _proxies(run_dir)
+        if (run_dir / "sweep" / SWEEP).exists() and (run_dir / REPORT).exists():
+            extra += [f"The sweep's landscape, with the search path on it: [{run_dir / REPORT}]({run_dir / REPORT}) "
+                      f"(section \"Architecture-loss landscape\").", ""]
+        if extra:
+            lines += ([f"### {variant}", ""] if variant else []) + extra
+    return lines
+
+
+def write_experiments(experiments: list[Experiment], path: str | Path = "EXPERIMENTS.md",
+                      root: str | Path = ".") -> Path:
+    """Write EXPERIMENTS.md from the run directories of `experiments` (relative to `root`)."""
+    lines = ["# Experiments", "",
+             "Written by `manticore experiments` (`make experiments`) from the run directories; do not edit by "
+             "hand. Each row is a model's test metrics, mean ± sample std over its seeds (n). *Chance* is the "
+             "best constant predictor of the test labels; a model **beats chance** when its mean accuracy is at "
+             f"least {ACCURACY_MARGIN:.2f} above it (without accuracy: a loss {LOSS_MARGIN:.0%} below it). A "
+             "model that does not is inconclusive, and so is every comparison it is in: never evidence for a "
+             "claim. Welch's t-test (two-sided) compares the hybrid with each other model; p < 0.05 is "
+             "significant. Each run's own report.md has its curves, α and figures.", ""]
+    for experiment in experiments:
+        lines += section(experiment, Path(root))
+    path = Path(path)
+    path.write_text("\n".join(lines).rstrip() + "\n")
+    return path
