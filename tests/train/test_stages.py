@@ -48,7 +48,8 @@ def test_program_proxy_averages_the_alphas_found_on_each_task(tmp_path):
     proxy_tasks = [tasks.get(name, num_train=32, num_test=16, seq_len=48, vocab_size=16)
                    for name in ("mad/in-context-recall", "mad/selective-copying")]
     train = TrainConfig(max_steps=3, batch_size=8, lr=1e-3, arch_lr=0.1)
-    average, found = program.program_proxy(hybrid, proxy_tasks, train, SearchConfig(), tmp_path, width=16)
+    average, found = program.program_proxy(hybrid, proxy_tasks, train, SearchConfig(), tmp_path, width=16,
+                                           must_learn=False)
     assert list(found) == [t.name for t in proxy_tasks]
     for task in proxy_tasks:  # each proxy's final test metrics and its task's chance level, beside its α
         assert set(found[task.name]["test"]) >= {"loss", "accuracy"}
@@ -57,6 +58,13 @@ def test_program_proxy_averages_the_alphas_found_on_each_task(tmp_path):
     assert torch.allclose(torch.tensor(average), per_task.mean(0), atol=1e-6)
     assert torch.allclose(torch.tensor(average).sum(-1), torch.ones(2), atol=1e-6)
     assert not torch.allclose(per_task[0], torch.full((2, 2), 0.5))  # the search moved α
+
+
+def test_proxies_that_learned_nothing_are_not_averaged(tmp_path):
+    proxy_tasks = [tasks.get("mad/in-context-recall", num_train=16, num_test=16, seq_len=32, vocab_size=16)]
+    train = TrainConfig(max_steps=2, batch_size=8, lr=1e-3, arch_lr=0.1)  # far too short to beat chance
+    with pytest.raises(ValueError, match="No proxy beat its task's chance level .*proxy_must_learn: false"):
+        program.program_proxy(neo_mamba(), proxy_tasks, train, SearchConfig(), tmp_path, width=16)
 
 
 def test_retrain_rewinds_to_the_initial_weights(tmp_path):

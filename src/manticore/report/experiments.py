@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from manticore.train.rundir import ALPHAS, HYBRID, REPORT, RESULTS, SWEEP
+from manticore.train.rundir import (ACCURACY_MARGIN, ALPHAS, HYBRID, LOSS_MARGIN, REPORT, RESULTS, SWEEP,
+                                    beats_chance)
 
 from .markdown import fmt, fmt_p, table
-from .results import ACCURACY_MARGIN, LOSS_MARGIN, Comparison, read_comparison
+from .results import Comparison, read_comparison
 from .sections.comparison import _cell
 
 from manticore.train.experiments import record_path
@@ -40,29 +41,29 @@ def _alphas(entries: list[dict]) -> str:
     return "; ".join("[" + ", ".join(f"{a:.2f}" for a in block) + "]" for block in mean)
 
 
-def _p_values(comparison: Comparison, model: str, metric: str) -> str:
-    """The hybrid's Welch p against each other model on `metric` (its verdict when inconclusive)."""
+def _p_values(comparison: Comparison, model: str, metrics: list[str]) -> str:
+    """The hybrid's Welch p against each other model on each of `metrics` (the verdict when it is void)."""
     if model != HYBRID:
         return ""
-    cells = []
+    cells: dict[str, list[str]] = {}
     for verdict in comparison.verdicts:
-        if verdict.metric != metric:
+        if verdict.metric not in metrics:
             continue
         if verdict.at_chance:
-            cells.append(f"{verdict.model}: inconclusive")
+            text = "inconclusive"
         elif verdict.test is None:
-            cells.append(f"{verdict.model}: n too small")
+            text = "n too small"
         else:
-            winner = f", {verdict.winner} better" if verdict.winner else ""
-            cells.append(f"{verdict.model}: p = {fmt_p(verdict.test.p)}{winner}")
-    return "; ".join(cells) or "—"
+            text = f"p = {fmt_p(verdict.test.p)}" + (f", {verdict.winner} better" if verdict.winner else "")
+        cells.setdefault(verdict.model, []).append(f"{verdict.metric} {text}")
+    return "; ".join(f"{other}: " + ", ".join(texts) for other, texts in cells.items()) or "—"
 
 
 def _table(rows_of: list[tuple[str, Path, Comparison]]) -> list[str]:
     shown = [m for m in SHOWN if any(m in c.metrics for _, _, c in rows_of)]
-    decide = "accuracy" if "accuracy" in shown else "loss"
+    tested = [m for m in ("loss", "accuracy") if m in shown]
     header = ["variant", "model", "n", *(f"test {m}" for m in shown), "α_0 per block", "beats chance",
-              f"hybrid vs others ({decide}, Welch p)"]
+              "hybrid vs others (Welch p)"]
     rows = []
     for variant, _, comparison in rows_of:
         if comparison.unusable:
@@ -72,7 +73,7 @@ def _table(rows_of: list[tuple[str, Path, Comparison]]) -> list[str]:
             learned = {True: "yes", False: "**no**", None: "—"}[comparison.learned(model)]
             rows.append([variant or "—", f"**{model}**" if model == HYBRID else model, str(len(entries)),
                          *(_cell(comparison.values(model, m)) for m in shown), _alphas(entries), learned,
-                         _p_values(comparison, model, decide)])
+                         _p_values(comparison, model, tested)])
         if comparison.chance:
             rows.append([variant or "—", "*chance*", "—", *(fmt(comparison.chance.get(m)) for m in shown), "—", "—",
                          "—"])
@@ -89,11 +90,12 @@ def _proxies(run_dir: Path) -> list[str]:
     per_task = data.get("per_task") or {}
     if per_task:
         rows = [[task, _alphas([found]), fmt(found["test"].get("accuracy")), fmt(found.get("chance", {}).get("accuracy")),
-                 "yes" if found["test"].get("accuracy", 0) >= found.get("chance", {}).get("accuracy", 1) + ACCURACY_MARGIN
-                 else "**no**"]
+                 {True: "yes", False: "**no**", None: "—"}[beats_chance(found["test"], found.get("chance"))],
+                 "yes" if found.get("averaged", True) else "no"]
                 for task, found in per_task.items()]
         lines += ["Proxy searches (each a small random-init copy of the hybrid, searched on its task):", "",
-                  *table(["proxy task", "α_0 per block", "proxy test accuracy", "chance", "beats chance"], rows), ""]
+                  *table(["proxy task", "α_0 per block", "proxy test accuracy", "chance", "beats chance",
+                          "in the average"], rows), ""]
     return lines
 
 
@@ -114,6 +116,8 @@ def section(experiment: Experiment, root: Path) -> list[str]:
     times = ", ".join(f"{v or experiment.name} {r['wall_s']:.0f} s" + ("" if r["returncode"] == 0 else " (FAILED)")
                       for v, r in records.items())
     lines += [f"Wall time: {total / 60:.1f} min of runs ({times}), each in one process with one torch thread.", ""]
+    lines += [f"- {v or experiment.name}: {r['note']}." for v, r in records.items() if r.get("note")]
+    lines += [""] if any(r.get("note") for r in records.values()) else []
     done = [(v, Path(root) / d, read_comparison(Path(root) / d / RESULTS)) for v, _, d in runs if v in records]
     if any(not c.unusable for _, _, c in done):
         lines += _table(done) + [""]

@@ -16,15 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from manticore.train.rundir import HYBRID, METRIC_NAMES, RESULTS, lower_is_better
+from manticore.train.rundir import HYBRID, METRIC_NAMES, RESULTS, beats_chance, lower_is_better
 
 from .stats import MIN_SEEDS, WelchTest, welch_test
-
-# A model "learned" its task when its mean test accuracy beats the chance level (the best constant predictor,
-# Task.chance) by this much, absolute; for a task without accuracy, when its mean loss is this fraction below
-# chance. A model that did not makes every verdict it takes part in inconclusive.
-ACCURACY_MARGIN = 0.05
-LOSS_MARGIN = 0.05
 
 
 def _is_number(value: Any) -> bool:
@@ -82,13 +76,9 @@ class Comparison:
         return [float(e["test"][metric]) for e in self.models.get(model, []) if _is_number(e["test"].get(metric))]
 
     def learned(self, model: str) -> bool | None:
-        """Whether `model` clearly beat chance (ACCURACY_MARGIN, else LOSS_MARGIN); None: no chance level."""
-        accuracy, loss = self.values(model, "accuracy"), self.values(model, "loss")
-        if _is_number(self.chance.get("accuracy")) and accuracy:
-            return float(np.mean(accuracy)) >= self.chance["accuracy"] + ACCURACY_MARGIN
-        if _is_number(self.chance.get("loss")) and loss:
-            return float(np.mean(loss)) <= self.chance["loss"] * (1 - LOSS_MARGIN)
-        return None
+        """Whether `model`'s mean test metrics clearly beat chance (rundir.beats_chance); None: no chance level."""
+        means = {m: float(np.mean(v)) for m in ("accuracy", "loss") if (v := self.values(model, m))}
+        return beats_chance(means, self.chance)
 
     def primary_verdicts(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.metric == self.primary]

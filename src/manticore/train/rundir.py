@@ -55,6 +55,24 @@ METRIC_NAMES = ("loss", "accuracy", "macro_accuracy", "perplexity")
 LOWER_IS_BETTER = {"loss": True, "perplexity": True, "accuracy": False, "macro_accuracy": False}
 
 
+# A model "learned" its task when its test accuracy beats the task's chance level (the best constant predictor,
+# Task.chance) by ACCURACY_MARGIN, absolute; for a task without accuracy, when its loss is LOSS_MARGIN (a
+# fraction) below chance. Results of a model that did not are inconclusive (report), and a proxy search that
+# did not is left out of a programmed average (program).
+ACCURACY_MARGIN = 0.05
+LOSS_MARGIN = 0.05
+
+
+def beats_chance(test: dict[str, float], chance: dict[str, float] | None) -> bool | None:
+    """Whether test metrics clearly beat the chance level; None when there is nothing to compare."""
+    chance = chance or {}
+    if test.get("accuracy") is not None and chance.get("accuracy") is not None:
+        return test["accuracy"] >= chance["accuracy"] + ACCURACY_MARGIN
+    if test.get("loss") is not None and chance.get("loss") is not None:
+        return test["loss"] <= chance["loss"] * (1 - LOSS_MARGIN)
+    return None
+
+
 def lower_is_better(metric: str) -> bool:
     """Whether a lower value of `metric` is better; a ValueError names the metrics we know."""
     if metric not in LOWER_IS_BETTER:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from manticore.train.rundir import HYBRID
+from manticore.train.rundir import ACCURACY_MARGIN, HYBRID, LOSS_MARGIN
 
 from ..markdown import Page, better, fmt, fmt_p, table
-from ..results import ACCURACY_MARGIN, LOSS_MARGIN, Verdict
+from ..results import Verdict
 from ..run import Run
 from ..stats import MIN_SEEDS, SIGNIFICANCE, Summary
 

@@ -60,6 +60,9 @@ class ProgramSettings(StageSettings):
     """proxy: blocks per block group of the copies (their depth is L times this)."""
     proxy_train: TrainConfig = field(default_factory=TrainConfig)
     """proxy: how each proxy search trains (TrainConfig; the run's `train`, overridden here)."""
+    proxy_must_learn: bool = True
+    """proxy: average only the α of proxies that beat their task's chance level (rundir.beats_chance); an
+    error if none did. false: average every proxy's α."""
 
     def __post_init__(self):
         check(self.seeds is None or len(self.seeds) > 0, "seeds", self.seeds, "a non-empty list of integers or null")
@@ -84,13 +87,15 @@ def program_metadata(hybrid: ManticorePreTrainedModel, sequence_length: int) -> 
 
 def program_proxy(hybrid: ManticorePreTrainedModel, proxy_tasks: Sequence[Task], train: TrainConfig,
                   search_config: SearchConfig, out_dir: str | Path, width: int = ProgramSettings.proxy_width,
-                  blocks_per_group: int = ProgramSettings.proxy_blocks_per_group) -> tuple[list[list[float]], dict]:
+                  blocks_per_group: int = ProgramSettings.proxy_blocks_per_group,
+                  must_learn: bool = ProgramSettings.proxy_must_learn) -> tuple[list[list[float]], dict]:
     """Search a small random-init copy of the hybrid on each proxy task; return (the α averaged over tasks,
-    per task: {"alphas", "test" (the proxy's final test metrics), "chance" (the task's chance level)}).
+    per task: {"alphas", "test" (the proxy's final test metrics), "chance" (the task's chance level),
+    "averaged"}).
 
     The copy keeps the families and L, with width `width` and `blocks_per_group` blocks per group; each
     family scales its own config (`ComponentAdapter.scaled_config`). An α is only worth averaging if its proxy
-    learned its task: compare each proxy's test accuracy with its chance level.
+    learned its task: with `must_learn`, proxies that did not beat chance are left out of the average.
     """
     import torch
 
@@ -105,9 +110,15 @@ def program_proxy(hybrid: ManticorePreTrainedModel, proxy_tasks: Sequence[Task],
         torch.manual_seed(train.seed)
         proxy = ManticoreForCausalLM.from_components(configs, num_blocks=L)
         result = search(proxy, task, train, search_config, Path(out_dir) / task.name.replace("/", "__"))
-        per_task[task.name] = {"alphas": result["alphas"], "test": result["test"], "chance": task.chance}
-    average = torch.tensor([found["alphas"] for found in per_task.values()]).mean(0)
-    return average.tolist(), per_task
+        learned = rundir.beats_chance(result["test"], task.chance)
+        per_task[task.name] = {"alphas": result["alphas"], "test": result["test"], "chance": task.chance,
+                               "averaged": bool(learned or not must_learn)}
+    averaged = [found["alphas"] for found in per_task.values() if found["averaged"]]
+    if not averaged:
+        raise ValueError(f"No proxy beat its task's chance level ({', '.join(per_task)}; see {out_dir}), so there "
+                         f"is no α worth averaging: train the proxies longer (proxy_train.max_steps), on shorter "
+                         f"tasks (proxy_task_settings), or set proxy_must_learn: false.")
+    return torch.tensor(averaged).mean(0).tolist(), per_task
 
 
 def programmed_alphas(cfg: RunConfig, settings: ProgramSettings, task: Task) -> tuple[list[list[float]], dict]:
@@ -126,7 +137,7 @@ def programmed_alphas(cfg: RunConfig, settings: ProgramSettings, task: Task) -> 
                    for name in settings.proxy_tasks or MAD_TASKS]
     alphas, per_task = program_proxy(initial_hybrid(cfg, task), proxy_tasks, settings.proxy_train, settings.search,
                                      cfg.stage_dir("program") / "proxy", settings.proxy_width,
-                                     settings.proxy_blocks_per_group)
+                                     settings.proxy_blocks_per_group, settings.proxy_must_learn)
     return alphas, {"per_task": per_task}
 
 
