@@ -36,7 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python -m manticore.bench
 
 # The paper's experiments at CPU scale (configs/experiments.yaml), two runs at a time; writes EXPERIMENTS.md.
-# Not part of `make test`; about 1 hour on 2 cores (EXPERIMENTS.md gives each experiment's wall time).
+# Not part of `make test`. Its 13 runs took 183 min summed (measured while 2-4 of them shared the 2 cores), so
+# about 1.5 hours with two at a time; EXPERIMENTS.md gives each run's wall time.
 experiments: $(STAMP)
 	$(BIN)/manticore experiments --jobs 2
 

@@ -53,6 +53,8 @@ def test_experiments_md_is_written_from_the_runs(tmp_path):
     text = write_experiments([experiment], tmp_path / "EXPERIMENTS.md", root=tmp_path).read_text()
     assert "## `toy`: C2 toy" in text and "Scaled down: everything" in text
     assert "Wall time: 2.0 min of runs (easy 60 s, hard 60 s)" in text
+    assert "`make experiments` ran 2 runs whose wall times sum to 2 min" in text
+    assert json.loads(record_path(tmp_path / base / "easy", "toy").read_text())["wall_s"] == 60.0  # untouched
     rows = [line for line in text.splitlines() if line.startswith("| easy") or line.startswith("| hard")]
     assert rows[0].startswith("| easy | **hybrid** | 3 | 0.0900 ± 0.0100 | 0.9100 ± 0.0100 | (0.25) | yes |")
     assert "| mamba: loss p = " in rows[0] and "hybrid better, accuracy p = " in rows[0]

@@ -142,6 +142,13 @@ def write_experiments(experiments: list[Experiment], path: str | Path = "EXPERIM
              "model that does not is inconclusive, and so is every comparison it is in: never evidence for a "
              "claim. Welch's t-test (two-sided) compares the hybrid with each other model; p < 0.05 is "
              "significant. Each run's own report.md has its curves, α and figures.", ""]
+    records = [record_path(Path(root) / run_dir, experiment.name)
+               for experiment in experiments for _, _, run_dir in experiment.runs()]
+    walls = [json.loads(record.read_text())["wall_s"] for record in records if record.exists()]
+    if walls:
+        lines += [f"`make experiments` ran {len(walls)} runs whose wall times sum to {sum(walls) / 60:.0f} min; it runs "
+                  f"two at a time (`--jobs 2`), so on 2 free cores it takes about half that. Each experiment's "
+                  f"runs are timed below.", ""]
     for experiment in experiments:
         lines += section(experiment, Path(root))
     path = Path(path)
