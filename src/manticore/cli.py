@@ -83,7 +83,7 @@ def cmd_experiments(args) -> None:
         from .report.experiments import write_experiments
 
         experiments = load_experiments()
-        select(args.names, experiments)  # unknown names are an error here too
+        select([name.split("/", 1)[0] for name in args.names], experiments)  # unknown names are an error here too
         print(f"Wrote {write_experiments(list(experiments.values()), args.output)}")
         return
     try:
@@ -182,7 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     experiments = sub.add_parser(
         "experiments", help="run the paper's experiments at CPU scale (configs/experiments.yaml); write EXPERIMENTS.md",
-    )
+        description="Run the experiments listed in configs/experiments.yaml (each a shipped run config over its "
+                    "variants, each variant in its own process), then write EXPERIMENTS.md's tables from the run "
+                    "directories. NAME runs one experiment (e.g. c2-mad), NAME/VARIANT one variant "
+                    "(e.g. c2-mad/memorization).")
     experiments.add_argument("names", nargs="*", help="experiments to run (default: all), e.g. c2-mad")
     experiments.add_argument("--jobs", type=int, default=2, help="variants run at once, one process each (default 2)")
     experiments.add_argument("--output", default="EXPERIMENTS.md", help="the tables' file (default EXPERIMENTS.md)")
