@@ -58,3 +58,27 @@ def test_get_tokenizer_accepts_byte_and_instances_and_explains_failures(tmp_path
 
 def test_id_dtype_holds_the_vocab_and_ignore_index():
     assert id_dtype(259) == torch.int16 and id_dtype(50_257) == torch.int32
+
+
+TEXTS = ["Hello, world!", "  two leading spaces\n\ttab and newline", "héllo → 世界 🙂", "", "\x00\x7f\x80 control"]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_the_hugging_face_byte_tokenizer_gives_the_same_ids(text):
+    hf = ByteTokenizer().hf_tokenizer()
+    ids = hf(text)["input_ids"]  # no special token added, as ByteTokenizer.encode
+    assert ids == ByteTokenizer().encode(text)
+    assert hf.decode(ids) == text
+
+
+def test_the_hugging_face_byte_tokenizer_saves_and_reloads_with_its_specials(tmp_path):
+    from transformers import AutoTokenizer
+
+    ByteTokenizer().hf_tokenizer().save_pretrained(tmp_path)
+    hf = AutoTokenizer.from_pretrained(tmp_path)
+    byte = ByteTokenizer()
+    assert (hf.pad_token_id, hf.bos_token_id, hf.eos_token_id, len(hf)) == (
+        byte.pad_token_id, byte.bos_token_id, byte.eos_token_id, byte.vocab_size)
+    assert hf.decode([72, 256, 105, 258], skip_special_tokens=True) == byte.decode([72, 256, 105, 258]) == "Hi"
+    batch = hf(["ab", "abcd"], padding=True, return_tensors="pt")
+    assert batch["input_ids"].tolist() == [[97, 98, 256, 256], [97, 98, 99, 100]]

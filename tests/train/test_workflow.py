@@ -82,6 +82,14 @@ def test_a_tiny_run_end_to_end(tmp_path):
     assert discretized["parameters_after"] < discretized["parameters_before"]
     assert (tmp_path / "report.md").exists()
     assert "Components against the hybrid" in (tmp_path / "report.md").read_text()
+    # every trained model's directory carries its task's tokenizer, so `pipeline` loads it as it is
+    from transformers import AutoTokenizer, pipeline
+
+    model_dir = tmp_path / "pretrain" / "gpt_neo" / "model"
+    assert AutoTokenizer.from_pretrained(model_dir)("héllo")["input_ids"] == list("héllo".encode())
+    generator = pipeline("text-generation", model=str(model_dir), device="cpu")
+    out = generator("To be", max_new_tokens=4, do_sample=False)[0]["generated_text"]
+    assert out.startswith("To be")
 
 
 def test_pretrained_components_are_reused_with_the_same_settings(tmp_path, capsys):

@@ -48,6 +48,7 @@ class Task:
     kind: "lm" (per-position targets, IGNORE_INDEX where unscored) or "classification" (one label).
     vocab_size: the number of token ids the inputs use (a model's vocabulary must be at least this).
     max_length: the longest input sequence, used e.g. to program away components that can't take it.
+    tokenizer: the text tasks' tokenizer (tokenizers.py); the workflow saves it with the models it trains.
     """
 
     name: str
@@ -60,6 +61,7 @@ class Task:
     max_length: int | None = None
     pad_token_id: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    tokenizer: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self.kind not in ("lm", "classification"):

@@ -169,5 +169,6 @@ def completions_task(
     return Task(
         name="lm/completions", kind="lm", vocab_size=tok.vocab_size, train=data["train"], test=data["test"],
         max_length=max(len(x) for d in data.values() for x in d.input_ids), pad_token_id=tok.pad_token_id,
+        tokenizer=tok,
         metadata={"num_models": len(models), "prompts": splits, "slices": "index of the model that wrote it"},
     )

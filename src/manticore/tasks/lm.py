@@ -291,6 +291,7 @@ def build_lm_task(name: str, settings: dict[str, Any], read: Callable[[], tuple[
     counts = {split: int(d["lengths"].sum() - len(d["lengths"])) for split, d in data.items()}
     return Task(name=name, kind="lm", vocab_size=tokenizer.vocab_size, train=datasets["train"], test=datasets["test"],
                 validation=datasets.get("validation"), max_length=block_size, pad_token_id=tokenizer.pad_token_id,
+                tokenizer=tokenizer,
                 metadata={"tokenizer": repr(tokenizer), "block_size": block_size, "pack": pack, "tokens": counts,
                           **metadata, **cached_data["info"]})
 

@@ -2,7 +2,9 @@
 
 Both have one small interface: `vocab_size`, `pad_token_id`, `bos_token_id`, `eos_token_id`,
 `encode(text) -> list[int]` (no special tokens added), `encode_batch(texts)`, `decode(ids) -> str`
-(special tokens dropped) and `fingerprint` (a string that changes when the ids a text maps to would).
+(special tokens dropped), `fingerprint` (a string that changes when the ids a text maps to would) and
+`hf_tokenizer()`: the same ids as a Hugging Face tokenizer, which the workflow saves beside every model it
+trains on a language task, so `pipeline` and lm-eval can load it.
 
     tok = get_tokenizer("byte")                  # ByteTokenizer
     tok = get_tokenizer("path/saved/tokenizer")  # HFTokenizer (a save_pretrained directory or a hub id)
@@ -48,8 +50,31 @@ class ByteTokenizer:
     def __call__(self, texts: str | Sequence[str]) -> list[int] | list[list[int]]:
         return self.encode(texts) if isinstance(texts, str) else self.encode_batch(texts)
 
+    def hf_tokenizer(self):
+        """The same ids as a Hugging Face `PreTrainedTokenizerFast` (for `pipeline`, lm-eval, and saving with a
+        model): a byte-level BPE without merges whose vocabulary maps each byte to its own value, then the
+        specials <pad> = 256, <s> = 257, </s> = 258; no special token is added when encoding."""
+        from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+        from transformers import PreTrainedTokenizerFast
+
+        char_of = _byte_chars()
+        backend = Tokenizer(models.BPE(vocab={char_of[b]: b for b in range(256)}, merges=[]))
+        backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+        backend.decoder = decoders.ByteLevel()
+        backend.add_special_tokens([AddedToken(t, special=True) for t in ("<pad>", "<s>", "</s>")])  # 256, 257, 258
+        return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                                       model_max_length=int(1e30))
+
     def __repr__(self) -> str:
         return "ByteTokenizer(vocab_size=259, pad=256, bos=257, eos=258)"
+
+
+def _byte_chars() -> dict[int, str]:
+    """Byte value -> the printable character byte-level BPE stands it for (GPT-2's table): printable Latin-1
+    bytes are themselves, the other 68 take the code points from 256 up, in byte order."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [b for b in range(256) if b not in printable]
+    return {**{b: chr(b) for b in printable}, **{b: chr(256 + i) for i, b in enumerate(others)}}
 
 
 class HFTokenizer:
@@ -116,6 +141,10 @@ class HFTokenizer:
 
     def __call__(self, texts: str | Sequence[str]) -> list[int] | list[list[int]]:
         return self.encode(texts) if isinstance(texts, str) else self.encode_batch(texts)
+
+    def hf_tokenizer(self):
+        """The Hugging Face tokenizer itself."""
+        return self.tokenizer
 
     def __repr__(self) -> str:
         return f"HFTokenizer({self.name_or_path!r}, vocab_size={self.vocab_size})"

@@ -155,9 +155,12 @@ def check_vocab(model: PreTrainedModel, task: Task) -> None:
 
 def finish(kind: str, model: PreTrainedModel | ManticorePreTrainedModel, task: Task, engine: Engine,
            metrics: dict[str, float], out_dir: str | Path, **extra: Any) -> dict[str, Any]:
-    """Save the trained model to out_dir/model and its result.json (kind, task, test metrics, α for a hybrid)."""
+    """Save the trained model (with the task's tokenizer, if it has one) to out_dir/model and its result.json
+    (kind, task, test metrics, α for a hybrid)."""
     alphas = model.mixture_weights().detach().tolist() if hasattr(model, "mixture_weights") else None
     if engine.rank != 0:
         return rundir.result_record(kind, task.name, metrics, alphas, **extra)
     model.save_pretrained(Path(out_dir) / rundir.MODEL)
+    if task.tokenizer is not None:  # so that pipeline() and lm-eval load the model's directory as it is
+        task.tokenizer.hf_tokenizer().save_pretrained(Path(out_dir) / rundir.MODEL)
     return rundir.write_result(out_dir, kind, task.name, metrics, alphas, **extra)
