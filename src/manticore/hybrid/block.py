@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from ..components.base import ComponentAdapter
 from .projector import Projector
@@ -28,7 +29,7 @@ class PrunedProjector(nn.Module):
         raise RuntimeError("A pruned branch was run: its mixture weight must be 0.")
 
 
-class ManticoreBlock(nn.Module):
+class ManticoreBlock(GradientCheckpointingLayer):
     """Projectors for one block group of each component; the components themselves are passed in.
 
     groups: for each component k, the range [start, stop) of its blocks that this Manticore block runs;
@@ -85,7 +86,8 @@ class ManticoreBlock(nn.Module):
         start, stop = self.groups[k]
         h = self.proj_in[k](x, alpha)
         h = component.run_blocks(h, start, stop, context, first=self.firsts[k], last=self.lasts[k])
-        return self.proj_out[k](h, alpha)
+        # back to the hybrid's dtype: some families keep their residual stream in fp32 (Mamba's residual_in_fp32)
+        return self.proj_out[k](h.to(x.dtype), alpha)
 
     def extra_repr(self) -> str:
         return "groups=" + ", ".join(f"k{k}:[{a},{b})" if a != b else f"k{k}:pruned" for k, (a, b) in enumerate(self.groups))

@@ -40,6 +40,7 @@ class ManticorePreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     _no_split_modules = ["ManticoreBlock"]
     _supports_sdpa = True
+    supports_gradient_checkpointing = True  # each ManticoreBlock is a GradientCheckpointingLayer
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)  # embeddings and Linear heads: normal(0, initializer_range)
