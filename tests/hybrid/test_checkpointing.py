@@ -1,6 +1,5 @@
 """activation_checkpointing_enable() (formerly gradient_checkpointing_enable()): each Manticore block
-recomputes its activations in the backward pass, so
-fewer activations are held, and the gradients are unchanged."""
+recomputes its activations in the backward pass, so fewer activations are held, and the gradients are unchanged."""
 
 import pytest
 import torch

@@ -245,7 +245,12 @@ class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
         self.lm_head = value
 
     def prepare_inputs_for_generation(self, input_ids, attention_mask=None, **kwargs) -> dict:
-        return {"input_ids": input_ids, "attention_mask": attention_mask}  # no cache: the full prefix
+        """The full prefix (no cache yet), with position ids counted from each row's first real token, so that a
+        left-padded row sees the positions it would see alone (components with learned positions need it)."""
+        position_ids = None
+        if attention_mask is not None:
+            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
 
     def forward(
         self,
