@@ -42,6 +42,16 @@ class ManticorePreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     supports_gradient_checkpointing = True  # each ManticoreBlock is a GradientCheckpointingLayer
 
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """PreTrainedModel.save_pretrained, plus the `auto_map` and modeling_manticore.py that let
+        `AutoModelForCausalLM.from_pretrained(dir, trust_remote_code=True)` load it in any process."""
+        from .._auto import auto_map, write_remote_code
+
+        self.config.auto_map = auto_map()
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            write_remote_code(save_directory)
+
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)  # embeddings and Linear heads: normal(0, initializer_range)
         if isinstance(module, Projector) and module.init == "trunc_pad":
