@@ -78,6 +78,6 @@ def test_mixed_block_is_the_convex_combination(hybrid, ids):
     alphas = hybrid.mixture_weights()[0]
     contexts = [c.prepare(x, None, torch.arange(ids.shape[1])[None]) for c in base.components]
     with torch.no_grad():
-        mixed = base.blocks[0](x, alphas, base.components, contexts)
+        mixed = base.blocks[0](x, alphas, alphas.tolist(), base.components, contexts)
         branches = [base.blocks[0].branch(k, x, alphas[k], base.components[k], contexts[k]) for k in range(3)]
     assert torch.allclose(mixed, sum(a * h for a, h in zip(alphas, branches)), atol=1e-6)

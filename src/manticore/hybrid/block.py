@@ -66,12 +66,14 @@ class ManticoreBlock(GradientCheckpointingLayer):
         self,
         x: torch.Tensor,
         alphas: torch.Tensor,
+        weights: Sequence[float],
         components: Sequence[ComponentAdapter],
         contexts: Sequence[dict[str, Any]],
     ) -> torch.Tensor:
-        """x: (b, t, D); alphas: (K,) on the simplex -> (b, t, D)."""
+        """x: (b, t, D); alphas: (K,) on the simplex, weights: their values on the host (which branches run
+        and which are exactly 1; the caller reads them once per forward, not once per block) -> (b, t, D)."""
         out = None
-        for k, weight in enumerate(alphas.tolist()):
+        for k, weight in enumerate(weights):
             if weight == 0.0:
                 continue  # a zero-weight branch contributes exactly nothing
             h = self.branch(k, x, None if weight == 1.0 else alphas[k], components[k], contexts[k])

@@ -32,11 +32,11 @@ class MixtureWeights(nn.Module):
             logits[torch.tensor(self.pruned)] = float("-inf")
         return logits
 
-    def check_pruned(self, alphas: torch.Tensor) -> None:
-        """Raise a ValueError if α (L, K) puts non-zero weight on a pruned branch."""
+    def check_pruned(self, alphas: torch.Tensor | list[list[float]]) -> None:
+        """Raise a ValueError if α (L, K), a tensor or its values, puts non-zero weight on a pruned branch."""
         if self.pruned is None:
             return
-        values = alphas.detach().tolist()
+        values = alphas.detach().tolist() if isinstance(alphas, torch.Tensor) else alphas
         bad = [(l, k, values[l][k]) for l, row in enumerate(self.pruned) for k, p in enumerate(row)
                if p and values[l][k] != 0]
         if bad:

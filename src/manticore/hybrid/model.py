@@ -191,16 +191,18 @@ class ManticoreModel(ManticorePreTrainedModel):
         """
         x = self.embed(input_ids, inputs_embeds)
         alphas = self.mixture(mixture_sampler)
-        self.mixture.check_pruned(alphas)
-        active = (alphas > 0).any(0).tolist()  # components with weight in some block
+        # α's values on the host, once per forward (not once per block): which branches run, and which are exact
+        weights = alphas.detach().tolist()
+        self.mixture.check_pruned(weights)
+        active = [any(row[k] > 0 for row in weights) for k in range(len(self.components))]  # weight in some block
         self.check_sequence_length(x.shape[1], active)
         if position_ids is None:
             position_ids = torch.arange(x.shape[1], device=x.device)[None]
         contexts = [c.prepare(x, attention_mask, position_ids) if on else None
                     for c, on in zip(self.components, active)]
         hidden_states = [x]
-        for block, alpha in zip(self.blocks, alphas):
-            x = block(x, alpha, self.components, contexts)
+        for block, alpha, weight in zip(self.blocks, alphas, weights):
+            x = block(x, alpha, weight, self.components, contexts)
             hidden_states.append(x)
         return BaseModelOutput(last_hidden_state=x, hidden_states=tuple(hidden_states) if output_hidden_states else None)
 
@@ -212,7 +214,8 @@ class ManticoreModel(ManticorePreTrainedModel):
             return inputs_embeds
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must have shape (batch, length); got {tuple(input_ids.shape)}.")
-        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= self.config.vocab_size):
+        if not torch.compiler.is_compiling() and input_ids.numel() and (  # a data-dependent check: eager only
+                input_ids.min() < 0 or input_ids.max() >= self.config.vocab_size):
             bad = input_ids[(input_ids < 0) | (input_ids >= self.config.vocab_size)].unique()[:5].tolist()
             raise ValueError(
                 f"Token ids must be in [0, vocab_size={self.config.vocab_size}); got {bad}. "
