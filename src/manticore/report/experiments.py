@@ -20,7 +20,7 @@ from manticore.train.rundir import (ACCURACY_MARGIN, ALPHAS, HYBRID, LOSS_MARGIN
 
 from .markdown import fmt, fmt_p, table
 from .results import Comparison, read_comparison
-from .sections.comparison import _cell
+from .sections.comparison import mean_std_cell
 
 from manticore.train.experiments import record_path
 
@@ -72,7 +72,7 @@ def _table(rows_of: list[tuple[str, Path, Comparison]]) -> list[str]:
         for model, entries in comparison.models.items():
             learned = {True: "yes", False: "**no**", None: "—"}[comparison.learned(model)]
             rows.append([variant or "—", f"**{model}**" if model == HYBRID else model, str(len(entries)),
-                         *(_cell(comparison.values(model, m)) for m in shown), _alphas(entries), learned,
+                         *(mean_std_cell(comparison.values(model, m)) for m in shown), _alphas(entries), learned,
                          _p_values(comparison, model, tested)])
         if comparison.chance:
             rows.append([variant or "—", "*chance*", "—", *(fmt(comparison.chance.get(m)) for m in shown), "—", "—",

@@ -19,7 +19,7 @@ def verdict_line(verdict: Verdict) -> str:
     return f"- hybrid vs **{verdict.model}** on {verdict.metric}: {verdict.outcome}{p}."
 
 
-def _cell(values: list[float]) -> str:
+def mean_std_cell(values: list[float]) -> str:
     """mean ± sample std over seeds; the mean alone for one seed."""
     if not values:
         return "—"
@@ -41,7 +41,7 @@ def section(run: Run, page: Page) -> list[str]:
     rows = []
     for model, entries in comparison.models.items():
         seeds = sorted({e.get("seed") for e in entries if e.get("seed") is not None}, key=str)
-        cells = [_cell(comparison.values(model, metric)) for metric in metrics]
+        cells = [mean_std_cell(comparison.values(model, metric)) for metric in metrics]
         learned = {True: "yes", False: "**no**: inconclusive", None: "—"}[comparison.learned(model)]
         rows.append([f"**{model}**" if model == HYBRID else model, str(len(entries)),
                      ", ".join(map(str, seeds)) or "—", *cells, learned])
