@@ -18,6 +18,7 @@ from ._auto import register_now_or_on_import
 if TYPE_CHECKING:
     from .components import ComponentAdapter, register_adapter, supported_families
     from .hybrid import (
+        ManticoreCache,
         ManticoreConfig,
         ManticoreForCausalLM,
         ManticoreForSequenceClassification,
@@ -31,6 +32,7 @@ _EXPORTS = {
     "ComponentAdapter": ".components",
     "register_adapter": ".components",
     "supported_families": ".components",
+    "ManticoreCache": ".hybrid",
     "ManticoreConfig": ".hybrid",
     "ManticoreForCausalLM": ".hybrid",
     "ManticoreForSequenceClassification": ".hybrid",
@@ -40,6 +42,7 @@ _EXPORTS = {
 
 __all__ = [
     "ComponentAdapter",
+    "ManticoreCache",
     "ManticoreConfig",
     "ManticoreForCausalLM",
     "ManticoreForSequenceClassification",

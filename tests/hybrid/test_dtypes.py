@@ -25,5 +25,6 @@ def test_bf16_forward_backward_and_generate_match_fp32(family):
     out.loss.backward()
     grads = [p.grad for p in hybrid.parameters() if p.requires_grad and p.grad is not None]
     assert grads and all(g.dtype == torch.bfloat16 and torch.isfinite(g).all() for g in grads)
-    generated = hybrid.generate(ids[:, :4], max_new_tokens=3, do_sample=False, use_cache=False)
-    assert generated.shape == (2, 7)
+    for use_cache in (True, False):  # the cache holds bf16 keys/values (Mamba's SSM states stay float32)
+        generated = hybrid.generate(ids[:, :4], max_new_tokens=3, do_sample=False, use_cache=use_cache)
+        assert generated.shape == (2, 7)

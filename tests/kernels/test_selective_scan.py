@@ -210,14 +210,47 @@ def test_patched_mamba_matches_transformers(train):
         assert rel_err(grads[1][name], want) <= 1e-4, name
 
 
-def test_patched_mamba_generation_falls_back_to_the_cache_path():
+def test_patched_mamba_generates_what_transformers_generates():
+    """Prefill through the fast scan (its final state into the cache) and the fast one-token step."""
     torch.manual_seed(0)
     slow = MambaForCausalLM(tiny_mamba_config()).eval()
     fast = copy.deepcopy(slow)
     use_fast_scan(fast)
     ids = torch.randint(0, 61, (2, 9))
-    kwargs = dict(max_new_tokens=5, do_sample=False, pad_token_id=0)
+    kwargs = dict(max_new_tokens=20, do_sample=False, pad_token_id=0)
     assert torch.equal(fast.generate(ids, **kwargs), slow.generate(ids, **kwargs))
+
+
+def test_patched_mamba_cache_states_match_transformers():
+    """After a prefill and three steps, the conv and SSM states and the logits agree with transformers' path."""
+    torch.manual_seed(0)
+    slow = MambaForCausalLM(tiny_mamba_config()).eval()
+    fast = copy.deepcopy(slow)
+    use_fast_scan(fast)
+    ids = torch.randint(0, 61, (2, 12))
+    with torch.no_grad():
+        outs = []
+        for model in (slow, fast):
+            out = model(input_ids=ids[:, :9], use_cache=True)
+            logits = [out.logits[:, -1]]
+            for t in range(9, 12):
+                out = model(input_ids=ids[:, t:t + 1], cache_params=out.cache_params, use_cache=True)
+                logits.append(out.logits[:, -1])
+            outs.append((torch.stack(logits), out.cache_params))
+    (want, slow_cache), (got, fast_cache) = outs
+    assert rel_err(got, want) <= 1e-5
+    for layer in range(2):
+        assert rel_err(fast_cache.layers[layer].conv_states[0], slow_cache.layers[layer].conv_states[0]) <= 1e-6
+        assert rel_err(fast_cache.layers[layer].recurrent_states[0], slow_cache.layers[layer].recurrent_states[0]) <= 1e-5
+
+
+@pytest.mark.parametrize("l", [1, 5, 70])
+def test_fast_scan_returns_the_final_state(l):
+    inputs = {k: v.detach() for k, v in scan_inputs(2, 40, l, 8, softplus=True).items()}
+    out, state = selective_scan(**inputs, delta_softplus=True, return_last_state=True)
+    want_out, want_state = selective_scan_ref(**inputs, delta_softplus=True, return_last_state=True)
+    assert state.shape == (2, 40, 8) and state.dtype == torch.float32
+    assert rel_err(out, want_out) <= 1e-5 and rel_err(state, want_state) <= 1e-5
 
 
 def test_use_fast_scan_imports_the_kernels_when_it_patches():

@@ -5,7 +5,8 @@ head with its own, and calls the blocks in contiguous groups. A `ComponentAdapte
 Hugging Face base model (e.g. `GPTNeoModel`) without its token embedding, and knows three things:
 
 - how to run a contiguous range of the family's blocks on hidden states (`run_blocks`), with whatever the
-  blocks need per forward pass (attention masks, rotary embeddings), built once by `prepare`;
+  blocks need per forward pass (attention masks, rotary embeddings, the component's generation cache), built
+  once by `context`;
 - that the family's positional embeddings are applied in its first group (`embed_positions`);
 - that its final norm runs in its last group (`final_norm`);
 - how to prune its config and weights to a subset of its layers (`prune_config`, `prune_state_dict`), which
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
+from transformers.cache_utils import Cache
 from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
 
@@ -43,6 +45,7 @@ class ComponentAdapter(nn.Module):
     per_layer_lists: ClassVar[tuple[str, ...]] = ("layer_types",)  # config lists with one entry per layer
     proportional_fields: ClassVar[tuple[str, ...]] = ("intermediate_size",)  # sizes that scale with the width
     min_head_size: ClassVar[int] = 16  # scaled_config keeps at least this many channels per attention head
+    cache_argument: ClassVar[str] = "past_key_values"  # the keyword the family's blocks take their cache by
 
     def __init__(self, config: PretrainedConfig):
         super().__init__()
@@ -81,22 +84,48 @@ class ComponentAdapter(nn.Module):
         return f"{self.config.model_type} (d_model={self.d_model}, {self.num_blocks} blocks)"
 
     # -- the forward path ----------------------------------------------------------------------------------
+    def context(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor,
+        cache: Cache | None = None,
+    ) -> dict[str, Any]:
+        """What every block needs for one forward pass: `prepare`'s masks and tables, and the component's own
+        generation cache (a `DynamicCache`, passed under the family's keyword `cache_argument`) if there is one."""
+        context = self.prepare(hidden, attention_mask, position_ids, cache)
+        if cache is not None:
+            context[self.cache_argument] = cache
+        return context
+
     def prepare(
-        self, hidden: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor,
+        cache: Cache | None = None,
     ) -> dict[str, Any]:
         """Build what every block needs for one forward pass (masks, rotary tables), once per pass.
 
-        hidden: (b, t, *) only its batch size, length, dtype and device are used.
-        attention_mask: (b, t) with 1 for tokens and 0 for padding, or None.
-        position_ids: (1, t) or (b, t).
+        hidden: (b, t, *) only its batch size, length, dtype and device are used; t counts the new positions.
+        attention_mask: (b, past + t) with 1 for tokens and 0 for padding, or None.
+        position_ids: (1, t) or (b, t), the new positions' indices.
+        cache: the component's cache holding the `past` earlier positions, or None.
         """
         return {"attention_mask": attention_mask, "position_ids": position_ids}
 
-    def causal_mask(self, hidden, attention_mask, position_ids, sliding_window: bool = False):
-        """The family's own causal (or sliding-window) mask for its attention implementation, or None."""
+    def causal_mask(self, hidden, attention_mask, position_ids, cache: Cache | None = None, sliding_window: bool = False):
+        """The family's own causal (or sliding-window) mask for its attention implementation, or None.
+
+        With a cache, the mask covers the cached positions too; its size is read from a layer of the right kind
+        that already holds state (a layer whose group has zero weight holds none)."""
         build = create_sliding_window_causal_mask if sliding_window else create_causal_mask
         return build(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask,
-                     past_key_values=None, position_ids=position_ids)
+                     past_key_values=cache, position_ids=position_ids,
+                     layer_idx=None if cache is None else self.mask_layer(cache, sliding_window))
+
+    @staticmethod
+    def mask_layer(cache: Cache, sliding_window: bool) -> int:
+        """The index of an attention layer of the given kind in `cache`: one holding state if any does, else
+        the first of that kind (before the first forward, when none holds state), else 0."""
+        kinds = [i for i, (sliding, linear) in enumerate(zip(cache.is_sliding, cache.is_linear))
+                 if sliding == sliding_window and not linear]
+        filled = [i for i in kinds if getattr(cache.layers[i], "is_initialized", False)]
+        return (filled or kinds or [0])[0]
 
     def embed_positions(self, hidden: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:
         """Applied at the start of the first group: the family's positional embedding, if it has one."""

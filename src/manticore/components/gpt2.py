@@ -13,6 +13,7 @@ class GPT2Adapter(GPTNeoAdapter):
     """GPT-2's base model has GPT-Neo's attribute names (wte, wpe, drop, h, ln_f) and the same mask."""
 
     model_types = ("gpt2",)
+    cache_argument = "past_key_values"
     proportional_fields = ("n_inner",)  # its MLP width (None means 4 * n_embd, which follows the width anyway)
 
     @classmethod

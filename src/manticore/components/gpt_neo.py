@@ -16,13 +16,14 @@ class GPTNeoAdapter(ComponentAdapter):
     layers = "h"
     norm = "ln_f"
     positional_embedding = "wpe"
+    cache_argument = "layer_past"
 
     @property
     def max_positions(self) -> int:
         return self.config.max_position_embeddings
 
-    def prepare(self, hidden, attention_mask, position_ids) -> dict[str, Any]:
-        mask = self.causal_mask(hidden, attention_mask, position_ids)
+    def prepare(self, hidden, attention_mask, position_ids, cache=None) -> dict[str, Any]:
+        mask = self.causal_mask(hidden, attention_mask, position_ids, cache)
         return {"attention_mask": mask, "position_ids": position_ids}
 
     def embed_positions(self, hidden: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:

@@ -13,9 +13,10 @@ class GPTNeoXAdapter(ComponentAdapter):
     token_embedding = "embed_in"
     layers = "layers"
     norm = "final_layer_norm"
+    cache_argument = "layer_past"
 
-    def prepare(self, hidden, attention_mask, position_ids) -> dict[str, Any]:
-        mask = self.causal_mask(hidden, attention_mask, position_ids)
+    def prepare(self, hidden, attention_mask, position_ids, cache=None) -> dict[str, Any]:
+        mask = self.causal_mask(hidden, attention_mask, position_ids, cache)
         rotary = self.backbone.rotary_emb(hidden, position_ids=position_ids)
         return {"attention_mask": mask, "position_ids": position_ids, "position_embeddings": rotary}
 

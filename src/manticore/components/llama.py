@@ -28,9 +28,9 @@ class LlamaAdapter(ComponentAdapter):
         sliding = getattr(self.config, "sliding_window", None) is not None
         return ["sliding_attention" if sliding else "full_attention"] * self.num_blocks
 
-    def prepare(self, hidden, attention_mask, position_ids) -> dict[str, Any]:
+    def prepare(self, hidden, attention_mask, position_ids, cache=None) -> dict[str, Any]:
         masks = {
-            kind: self.causal_mask(hidden, attention_mask, position_ids, sliding_window=kind == "sliding_attention")
+            kind: self.causal_mask(hidden, attention_mask, position_ids, cache, sliding_window=kind == "sliding_attention")
             for kind in set(self.layer_types())
         }
         rotary = self.backbone.rotary_emb(hidden, position_ids)
@@ -43,6 +43,7 @@ class LlamaAdapter(ComponentAdapter):
             attention_mask=mask,
             position_ids=context["position_ids"],
             position_embeddings=context["position_embeddings"],
+            past_key_values=context.get("past_key_values"),
         )
         return out[0] if isinstance(out, tuple) else out
 

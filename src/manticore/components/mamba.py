@@ -16,12 +16,15 @@ class MambaAdapter(ComponentAdapter):
     layers = "layers"
     norm = "norm_f"
     proportional_fields = ("intermediate_size", "time_step_rank")  # the mixer width and the dt projection's rank
+    cache_argument = "cache_params"  # conv and SSM states
 
     def __init__(self, config: PretrainedConfig):
         super().__init__(config)
         # Mamba (v1) mixers run manticore's fast CPU selective scan; no-op for Mamba2's mixers.
         use_fast_scan(self.backbone)
 
-    def prepare(self, hidden, attention_mask, position_ids) -> dict[str, Any]:
-        # The mixers zero padded positions themselves from the (b, t) mask.
-        return {"attention_mask": attention_mask}
+    def prepare(self, hidden, attention_mask, position_ids, cache=None) -> dict[str, Any]:
+        # The mixers zero padded positions themselves from the (b, t) mask of the new positions (the cached ones
+        # are in the state already).
+        new = hidden.shape[1]
+        return {"attention_mask": None if attention_mask is None else attention_mask[:, -new:]}

@@ -1,6 +1,7 @@
 """The hybrid model of Appendix B: projectors, mixture weights, Manticore blocks, and the model classes."""
 
 from .block import ManticoreBlock
+from .cache import ManticoreCache
 from .config import ManticoreConfig
 from .mixture import MixtureWeights
 from .model import (
@@ -13,6 +14,7 @@ from .projector import Projector
 
 __all__ = [
     "ManticoreBlock",
+    "ManticoreCache",
     "ManticoreConfig",
     "ManticoreForCausalLM",
     "ManticoreForSequenceClassification",

@@ -4,6 +4,8 @@
 
 Branches with α_k = 0 exactly are not computed (their term is exactly zero). With α_k = 1 exactly, both
 projectors reduce to Trunc/Pad, so their Linear is skipped and the block reproduces component k's group.
+When nothing needs a gradient (inference, generation) and α is fixed, each projector runs as one folded
+Linear, with α_k folded into Proj-out_k (see `Projector.folded`).
 A pruned branch (an empty group, from `discretize`) has no projectors and its α_k is always 0.
 
 Shapes: b = batch, t = sequence length, D = d_max.
@@ -15,11 +17,12 @@ from typing import Any
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from ..components.base import ComponentAdapter
-from .projector import Projector
+from .projector import Projector, trunc_or_pad
 
 
 class PrunedProjector(nn.Module):
@@ -51,6 +54,7 @@ class ManticoreBlock(GradientCheckpointingLayer):
     ):
         super().__init__()
         self.groups = [tuple(g) for g in groups]
+        self.widths = [int(d) for d in widths]
         self.firsts, self.lasts = [bool(f) for f in firsts], [bool(f) for f in lasts]
         kept = [start != stop for start, stop in self.groups]
         self.proj_in = nn.ModuleList(
@@ -65,31 +69,56 @@ class ManticoreBlock(GradientCheckpointingLayer):
     def forward(
         self,
         x: torch.Tensor,
-        alphas: torch.Tensor,
+        alphas: Sequence[torch.Tensor | float],
         weights: Sequence[float],
         components: Sequence[ComponentAdapter],
         contexts: Sequence[dict[str, Any]],
     ) -> torch.Tensor:
-        """x: (b, t, D); alphas: (K,) on the simplex, weights: their values on the host (which branches run
-        and which are exactly 1; the caller reads them once per forward, not once per block) -> (b, t, D)."""
+        """x: (b, t, D) -> (b, t, D).
+
+        alphas: the K mixture weights on the simplex as used in the math: 0-d tensors when α is trained (so the
+        gradient reaches it), or plain floats when it needs none (fewer ops per step, e.g. in generation).
+        weights: their values on the host, which decide which branches run and which are exactly 1 (the caller
+        reads them once per forward, not once per block).
+        """
         out = None
         for k, weight in enumerate(weights):
             if weight == 0.0:
                 continue  # a zero-weight branch contributes exactly nothing
-            h = self.branch(k, x, None if weight == 1.0 else alphas[k], components[k], contexts[k])
-            term = h if weight == 1.0 else alphas[k] * h
+            alpha = None if weight == 1.0 else alphas[k]
+            if alpha is not None and self.foldable(k, alpha):
+                term = self.folded_branch(k, x, alpha, components[k], contexts[k])
+            else:
+                h = self.branch(k, x, alpha, components[k], contexts[k])
+                term = h if alpha is None else alpha * h
             out = term if out is None else out + term
         return out
 
     def branch(
-        self, k: int, x: torch.Tensor, alpha: torch.Tensor | None, component: ComponentAdapter, context
+        self, k: int, x: torch.Tensor, alpha: torch.Tensor | float | None, component: ComponentAdapter, context
     ) -> torch.Tensor:
         """h_k(x; α_k): (b, t, D) -> (b, t, D). alpha None means α_k = 1 (projectors are Trunc/Pad)."""
         start, stop = self.groups[k]
-        h = self.proj_in[k](x, alpha)
+        if alpha is None:  # Trunc/Pad only: no module call needed
+            h = trunc_or_pad(x, self.widths[k])
+        else:
+            h = self.proj_in[k](x, alpha)
         h = component.run_blocks(h, start, stop, context, first=self.firsts[k], last=self.lasts[k])
         # back to the hybrid's dtype: some families keep their residual stream in fp32 (Mamba's residual_in_fp32)
-        return self.proj_out[k](h.to(x.dtype), alpha)
+        h = h.to(x.dtype)
+        return trunc_or_pad(h, x.shape[-1]) if alpha is None else self.proj_out[k](h, alpha)
+
+    def foldable(self, k: int, alpha) -> bool:
+        """Whether branch k can run its projectors folded: α_k is a fixed float and no projector weight is
+        being trained in this forward."""
+        return isinstance(alpha, float) and not (torch.is_grad_enabled() and self.proj_in[k].linear.weight.requires_grad)
+
+    def folded_branch(self, k: int, x: torch.Tensor, alpha: float, component: ComponentAdapter, context) -> torch.Tensor:
+        """α_k · h_k(x; α_k) with both projectors as single folded Linears: (b, t, D) -> (b, t, D)."""
+        start, stop = self.groups[k]
+        h = F.linear(x, *self.proj_in[k].folded(alpha))
+        h = component.run_blocks(h, start, stop, context, first=self.firsts[k], last=self.lasts[k])
+        return F.linear(h.to(x.dtype), *self.proj_out[k].folded(alpha, scale=alpha))
 
     def extra_repr(self) -> str:
         return "groups=" + ", ".join(f"k{k}:[{a},{b})" if a != b else f"k{k}:pruned" for k, (a, b) in enumerate(self.groups))

@@ -19,13 +19,14 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.loss.loss_utils import ForCausalLMLoss, ForSequenceClassificationLoss
 from transformers.modeling_outputs import (
-    BaseModelOutput,
-    CausalLMOutput,
+    BaseModelOutputWithPast,
+    CausalLMOutputWithPast,
     SequenceClassifierOutput,
 )
 
 from ..components.registry import adapter_class
 from .block import ManticoreBlock
+from .cache import ManticoreCache
 from .config import ManticoreConfig
 from .mixture import MixtureWeights
 from .projector import Projector
@@ -167,6 +168,7 @@ class ManticoreModel(ManticorePreTrainedModel):
             for l in range(config.num_blocks)
         )
         self.mixture = MixtureWeights(config.num_blocks, K, config.pruned())
+        self._position_limits: list[int | None] | None = None
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -183,28 +185,60 @@ class ManticoreModel(ManticorePreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         mixture_sampler: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        past_key_values: ManticoreCache | None = None,
+        use_cache: bool | None = None,
         **kwargs,
-    ) -> BaseModelOutput:
-        """input_ids: (b, t); attention_mask: (b, t), 1 = token, 0 = padding -> last_hidden_state (b, t, D).
+    ) -> BaseModelOutputWithPast:
+        """input_ids: (b, t) -> last_hidden_state (b, t, D).
 
+        attention_mask: (b, past + t), 1 = token, 0 = padding. position_ids: (b, t) or (1, t); default the next
+        t positions after the cache's.
+        past_key_values: a `ManticoreCache` holding `past` earlier positions; only the t new ones are processed
+            and the cache is updated in place. use_cache=True without one starts a new cache (returned as
+            `past_key_values`); the default (None) uses no cache, so a plain forward keeps no state.
         mixture_sampler: logits (L, K) -> α (L, K) for this forward (a search algorithm's sampler); None: α.
         """
         x = self.embed(input_ids, inputs_embeds)
-        alphas = self.mixture(mixture_sampler)
-        # α's values on the host, once per forward (not once per block): which branches run, and which are exact
-        weights = alphas.detach().tolist()
-        self.mixture.check_pruned(weights)
-        active = [any(row[k] > 0 for row in weights) for k in range(len(self.components))]  # weight in some block
-        self.check_sequence_length(x.shape[1], active)
+        # α, and its values on the host once per forward (not once per block): which branches run, which are exact
+        alphas, weights, active = self.mixture.resolve(mixture_sampler)
+        cache = self.cache_for(past_key_values, use_cache, active)
+        past = 0 if cache is None else cache.get_seq_length()
+        self.check_sequence_length(past + x.shape[1], active)
         if position_ids is None:
-            position_ids = torch.arange(x.shape[1], device=x.device)[None]
-        contexts = [c.prepare(x, attention_mask, position_ids) if on else None
-                    for c, on in zip(self.components, active)]
-        hidden_states = [x]
-        for block, alpha, weight in zip(self.blocks, alphas, weights):
+            position_ids = torch.arange(past, past + x.shape[1], device=x.device)[None]
+        contexts = [c.context(x, attention_mask, position_ids, None if cache is None else cache.components[k])
+                    if on else None for k, (c, on) in enumerate(zip(self.components, active))]
+        # the weights used in the math: tensors when α gets a gradient, else the host floats (fewer ops)
+        mix = [row.unbind(0) for row in alphas.unbind(0)] if alphas.requires_grad else weights
+        hidden_states = [x] if output_hidden_states else None
+        for block, alpha, weight in zip(self.blocks, mix, weights):
             x = block(x, alpha, weight, self.components, contexts)
-            hidden_states.append(x)
-        return BaseModelOutput(last_hidden_state=x, hidden_states=tuple(hidden_states) if output_hidden_states else None)
+            if hidden_states is not None:
+                hidden_states.append(x)
+        if cache is not None:
+            cache.advance(x.shape[1])
+        return BaseModelOutputWithPast(last_hidden_state=x, past_key_values=cache,
+                                       hidden_states=None if hidden_states is None else tuple(hidden_states))
+
+    def new_cache(self, active: list[bool] | None = None) -> ManticoreCache:
+        """An empty `ManticoreCache` for this hybrid: a cache for each component with weight in some block (or for
+        those `active` says)."""
+        if active is None:
+            active = self.mixture.resolve().active
+        return ManticoreCache([c.config for c in self.components], active)
+
+    def cache_for(self, past_key_values, use_cache: bool | None, active: list[bool]) -> ManticoreCache | None:
+        """The cache this forward reads and updates: the one given, a new one (use_cache), or None."""
+        if past_key_values is None:
+            return self.new_cache(active) if use_cache else None
+        if not isinstance(past_key_values, ManticoreCache):
+            raise TypeError(
+                f"A Manticore hybrid's past_key_values must be a ManticoreCache (one cache per component); got "
+                f"{type(past_key_values).__name__}. Pass None with use_cache=True (as generate does) to start one, "
+                "or model.model.new_cache()."
+            )
+        past_key_values.check_active(active)
+        return past_key_values
 
     def embed(self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None) -> torch.Tensor:
         """(b, t) token ids -> (b, t, D), checking the ids are in the vocabulary."""
@@ -214,19 +248,29 @@ class ManticoreModel(ManticorePreTrainedModel):
             return inputs_embeds
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must have shape (batch, length); got {tuple(input_ids.shape)}.")
-        if not torch.compiler.is_compiling() and input_ids.numel() and (  # a data-dependent check: eager only
-                input_ids.min() < 0 or input_ids.max() >= self.config.vocab_size):
-            bad = input_ids[(input_ids < 0) | (input_ids >= self.config.vocab_size)].unique()[:5].tolist()
+        if input_ids.device.type == "cpu" or torch.compiler.is_compiling():
+            try:  # out-of-range ids raise IndexError on CPU: check them only then, at no cost otherwise
+                return self.embed_tokens(input_ids)
+            except IndexError:
+                self.check_vocabulary(input_ids)
+                raise
+        self.check_vocabulary(input_ids)  # elsewhere (CUDA) a bad id is a device-side assert: check first
+        return self.embed_tokens(input_ids)
+
+    def check_vocabulary(self, input_ids: torch.Tensor) -> None:
+        """Raise a ValueError naming the token ids outside [0, vocab_size), if there are any."""
+        bad = input_ids[(input_ids < 0) | (input_ids >= self.config.vocab_size)]
+        if bad.numel():
             raise ValueError(
-                f"Token ids must be in [0, vocab_size={self.config.vocab_size}); got {bad}. "
+                f"Token ids must be in [0, vocab_size={self.config.vocab_size}); got {bad.unique()[:5].tolist()}. "
                 "Check that the tokenizer matches the hybrid's vocabulary."
             )
-        return self.embed_tokens(input_ids)
 
     def check_sequence_length(self, length: int, used: list[bool]) -> None:
         """Raise if a component used (non-zero weight in some block) can't take `length` positions."""
-        for k, (component, on) in enumerate(zip(self.components, used)):
-            limit = component.max_positions
+        if self._position_limits is None:  # read once: the components' position tables are fixed when built
+            self._position_limits = [c.max_positions for c in self.components]
+        for k, (component, on, limit) in enumerate(zip(self.components, used, self._position_limits)):
             if on and limit is not None and length > limit:
                 raise ValueError(
                     f"Input length {length} exceeds component {k} ({component.name}), which supports at most "
@@ -238,8 +282,8 @@ class ManticoreModel(ManticorePreTrainedModel):
 class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
     """A Manticore hybrid with a causal language-modelling head: logits (b, t, V).
 
-    `generate()` works without a KV cache: each step re-runs the whole prefix (the components' caches are
-    not threaded through the mixture yet), which is fine for evaluation-sized outputs.
+    `generate()` keeps a `ManticoreCache` (each used component's own cache) by default, so each step runs only
+    the new token; greedy search, sampling and beam search all work, and `use_cache=False` re-runs the prefix.
     """
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
@@ -249,7 +293,6 @@ class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
         self.model = ManticoreModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
-        self.generation_config.use_cache = False
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
@@ -257,13 +300,11 @@ class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
 
-    def prepare_inputs_for_generation(self, input_ids, attention_mask=None, **kwargs) -> dict:
-        """The full prefix (no cache yet), with position ids counted from each row's first real token, so that a
-        left-padded row sees the positions it would see alone (components with learned positions need it)."""
-        position_ids = None
-        if attention_mask is not None:
-            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        """No: generate must not make a `DynamicCache` from the hybrid's config; the first forward with
+        use_cache=True makes the `ManticoreCache` instead (as Mamba-like models do in transformers)."""
+        return False
 
     def forward(
         self,
@@ -274,15 +315,22 @@ class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         output_hidden_states: bool | None = None,
         mixture_sampler: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        past_key_values: ManticoreCache | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
         **kwargs,
-    ) -> CausalLMOutput:
+    ) -> CausalLMOutputWithPast:
         """labels: (b, t) token ids, -100 to ignore; shifted inside, so labels = input_ids trains next-token.
-        mixture_sampler: see ManticoreModel.forward."""
+        logits_to_keep: compute logits for only the last n positions (0: all), or for the positions a 1-d tensor
+        lists; generate asks for 1. mixture_sampler, past_key_values, use_cache: see ManticoreModel.forward."""
         out = self.model(input_ids, attention_mask, position_ids, inputs_embeds, output_hidden_states,
-                         mixture_sampler=mixture_sampler)
-        logits = self.lm_head(out.last_hidden_state)
+                         mixture_sampler=mixture_sampler, past_key_values=past_key_values, use_cache=use_cache)
+        hidden = out.last_hidden_state
+        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        logits = self.lm_head(hidden[:, keep])
         loss = None if labels is None else ForCausalLMLoss(logits, labels, self.config.vocab_size, **kwargs)
-        return CausalLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=out.past_key_values,
+                                      hidden_states=out.hidden_states)
 
 
 class ManticoreForSequenceClassification(ManticorePreTrainedModel):

@@ -6,6 +6,11 @@
 α is the component's mixture weight in the Manticore block, so with α = 1 the projector is exactly
 Trunc / Pad and the component's blocks see their own features.
 
+Trunc/Pad is a linear map too (the matrix E = eye(d_out, d_in)), so for a fixed α the projector is one Linear
+with weight (1 - α)·W + α·E and bias (1 - α)·b. `folded` builds those (optionally scaled, so the Manticore
+block can fold α_k · Proj-out_k into them as well) and keeps them until α or the weights change; inference
+uses them, which makes a generation step one matrix product per projector.
+
 Shapes: b = batch, t = sequence length.
 """
 
@@ -36,13 +41,30 @@ class Projector(nn.Module):
         super().__init__()
         self.d_in, self.d_out, self.init = d_in, d_out, init
         self.linear = nn.Linear(d_in, d_out, bias=bias)
+        self._folded: tuple[tuple, tuple[torch.Tensor, torch.Tensor | None]] | None = None
 
-    def forward(self, x: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (b, t, d_in); alpha: scalar tensor in [0, 1], or None for α = 1 (Trunc/Pad only, exactly)."""
+    def forward(self, x: torch.Tensor, alpha: torch.Tensor | float | None = None) -> torch.Tensor:
+        """x: (b, t, d_in); alpha: a 0-d tensor or float in [0, 1], or None for α = 1 (Trunc/Pad only, exactly)."""
         residual = trunc_or_pad(x, self.d_out)
         if alpha is None:
             return residual
-        return (1 - alpha) * self.linear(x) + alpha * residual
+        return torch.lerp(self.linear(x), residual, alpha)  # (1 - α)·Linear(x) + α·residual, in one op
+
+    @torch.no_grad()
+    def folded(self, alpha: float, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(weight (d_out, d_in), bias (d_out,) or None) of scale · Proj(·; α) as one Linear, without gradient.
+
+        Kept until α, the scale or the Linear's weights change (any in-place update, loading or moving them).
+        """
+        weight, bias = self.linear.weight, self.linear.bias
+        key = (alpha, scale, weight._version, weight.data_ptr(), weight.dtype, weight.device,
+               None if bias is None else (bias._version, bias.data_ptr()))
+        if self._folded is None or self._folded[0] != key:
+            trunc_pad = torch.eye(self.d_out, self.d_in, dtype=weight.dtype, device=weight.device)
+            folded_weight = torch.lerp(weight, trunc_pad, alpha) * scale
+            folded_bias = None if bias is None else bias * ((1 - alpha) * scale)
+            self._folded = (key, (folded_weight, folded_bias))
+        return self._folded[1]
 
     def extra_repr(self) -> str:
         return f"d_in={self.d_in}, d_out={self.d_out}, init={self.init!r}"

@@ -16,7 +16,9 @@ Glossary of shape letters:
 - n: state size per channel (Mamba's d_state, typically 16).
 
 Arguments (same semantics as mamba_ssm's `selective_scan_fn` and transformers' `mamba_selective_scan`):
-u, delta: (b, d, l); A: (d, n); B, C: (b, n, l); D: (d,); z: (b, d, l); delta_bias: (d,). Returns (b, d, l).
+u, delta: (b, d, l); A: (d, n); B, C: (b, n, l); D: (d,); z: (b, d, l); delta_bias: (d,). Returns (b, d, l),
+and with return_last_state=True also the final state h_l, (b, d, n) in float32 (generation continues from it;
+it carries no gradient).
 
 `selective_scan` picks the fastest available implementation:
 
@@ -81,11 +83,13 @@ def _check_shapes(u, delta, A, B, C, D, z, delta_bias) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # Reference
 # ----------------------------------------------------------------------------------------------------------
-def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
+def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                       return_last_state=False):
     """Plain-PyTorch selective scan, one time step at a time (slow; the definition the fast path must match).
 
-    u, delta: (b, d, l); A: (d, n); B, C: (b, n, l); D: (d,); z: (b, d, l); delta_bias: (d,) -> (b, d, l).
-    Computes in float32 (float64 if u is float64) and returns u's dtype.
+    u, delta: (b, d, l); A: (d, n); B, C: (b, n, l); D: (d,); z: (b, d, l); delta_bias: (d,) -> (b, d, l),
+    and the final state (b, d, n) with return_last_state=True. Computes in float32 (float64 if u is float64)
+    and returns u's dtype (the state stays in the compute dtype).
     """
     _check_shapes(u, delta, A, B, C, D, z, delta_bias)
     dtype = u.dtype
@@ -107,7 +111,7 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
         y = y + u_ * D.to(work)[:, None]
     if z is not None:
         y = y * F.silu(z.to(work))
-    return y.to(dtype)
+    return (y.to(dtype), h.detach()) if return_last_state else y.to(dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -191,7 +195,7 @@ class _SelectiveScan(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus: bool):
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus: bool, keep_last: bool = False):
         b, d, l = u.shape
         n = A.shape[1]
         def time_major(t):  # (b, x, l) -> (b, l, x)
@@ -210,22 +214,27 @@ class _SelectiveScan(torch.autograd.Function):
         save = any(ctx.needs_input_grad[:8])
         ckpt = u_t.new_empty((b, max(0, -(-l // CHUNK) - 1), n, d) if save else (1, 1, n, d))
         out = torch.empty_like(u_t)
+        last = u_t.new_empty((b, n, d) if keep_last else (1, 1, 1))
         threads = _threads()
         width = _width(b, d, n, threads)
         _run(
             cpu_kernels().scan_fwd_kernel, b * -(-d // width), threads,
             _np(u_t), _np(dt), _np(AT), _np(B_t), _np(C_t), _np(D32), _np(z_t), z is not None, CHUNK, width, save,
-            out.numpy(), ckpt.numpy(),
+            out.numpy(), ckpt.numpy(), keep_last, last.numpy(),
         )  # fmt: skip
         if save:
             ctx.save_for_backward(u_t, dt, AT, B_t, C_t, D32, z_t, ckpt)
             ctx.has = (D is not None, z is not None, delta_bias is not None)
             ctx.delta_softplus = delta_softplus
             ctx.dtypes = tuple(t.dtype if t is not None else None for t in (u, delta, A, B, C, D, z, delta_bias))
-        return out.transpose(1, 2).to(u.dtype)
+        if not keep_last:
+            return out.transpose(1, 2).to(u.dtype)
+        last = last.transpose(1, 2)  # (b, d, n)
+        ctx.mark_non_differentiable(last)
+        return out.transpose(1, 2).to(u.dtype), last
 
     @staticmethod
-    def backward(ctx, dout):
+    def backward(ctx, dout, dlast=None):  # the last state carries no gradient
         u_t, dt, AT, B_t, C_t, D32, z_t, ckpt = ctx.saved_tensors
         has_D, has_z, has_bias = ctx.has
         b, l, d = u_t.shape
@@ -260,7 +269,7 @@ class _SelectiveScan(torch.autograd.Function):
             g.to(dtype) if g is not None and needed else None
             for g, dtype, needed in zip(grads, ctx.dtypes, ctx.needs_input_grad)
         )
-        return (*grads, None)
+        return (*grads, None, None)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -270,16 +279,18 @@ _FAST_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _warned_no_numba = False
 
 
-def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
+def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                   return_last_state=False):
     """Selective scan with the fastest implementation available (see the module docstring).
 
     u, delta: (b, d, l); A: (d, n); B, C: (b, n, l); D: (d,); z: (b, d, l); delta_bias: (d,) -> (b, d, l)
-    in u's dtype. Differentiable in every tensor argument.
+    in u's dtype, and with return_last_state=True also the final state (b, d, n), float32. Differentiable in
+    every tensor argument (the final state is not).
     """
     _check_shapes(u, delta, A, B, C, D, z, delta_bias)
     tensors = [t for t in (u, delta, A, B, C, D, z, delta_bias) if t is not None]
     if u.is_cuda and _mamba_ssm_scan is not None:  # pragma: no cover - needs CUDA and mamba_ssm
-        return _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+        return _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     on_cpu = all(t.device.type == "cpu" for t in tensors)
     fast_dtypes = all(t.dtype in _FAST_DTYPES for t in tensors)
     if not (on_cpu and fast_dtypes and cpu_kernels() is not None):
@@ -287,7 +298,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         if on_cpu and fast_dtypes and not _warned_no_numba:  # pragma: no cover
             warnings.warn("numba is not installed: selective_scan falls back to the slow reference", stacklevel=2)
             _warned_no_numba = True
-        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     if u.shape[2] == 0:
-        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
-    return _SelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias, bool(delta_softplus))
+        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    return _SelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias, bool(delta_softplus), bool(return_last_state))

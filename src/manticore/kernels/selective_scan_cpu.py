@@ -52,10 +52,12 @@ def _sigmoid(x):
 
 
 @njit(**_JIT)
-def scan_fwd_kernel(job0, job1, u, dt, AT, Bt, Ct, D, z, has_z, chunk, width, save, out, ckpt):
-    """out = (<C_t, h_t> + D u_t) * silu(z_t), time-major; ckpt[b, c - 1] = the state before chunk c.
+def scan_fwd_kernel(job0, job1, u, dt, AT, Bt, Ct, D, z, has_z, chunk, width, save, out, ckpt, keep_last, last):
+    """out = (<C_t, h_t> + D u_t) * silu(z_t), time-major; ckpt[b, c - 1] = the state before chunk c; with
+    keep_last, last[b] = the state after the last step (what generation continues from).
 
-    u, dt, z, out: (b, l, d); AT: (n, d); Bt, Ct: (b, l, n); D: (d,); ckpt: (b, ceil(l / chunk) - 1, n, d).
+    u, dt, z, out: (b, l, d); AT: (n, d); Bt, Ct: (b, l, n); D: (d,); ckpt: (b, ceil(l / chunk) - 1, n, d);
+    last: (b, n, d).
     Runs jobs [job0, job1) of b * ceil(d / width), job = (batch row, block of `width` channels); the
     innermost loops run over the block's channels, which are contiguous, so they vectorise.
     """
@@ -95,6 +97,8 @@ def scan_fwd_kernel(job0, job1, u, dt, AT, Bt, Ct, D, z, has_z, chunk, width, sa
                     o[j] = y[j] * zv[j] * _sigmoid(zv[j])
             else:
                 o[:] = y
+        if keep_last:
+            last[b, :, d0:d1] = h
 
 
 @njit(**_JIT)
