@@ -6,6 +6,8 @@ import tempfile
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["MANTICORE_CACHE"] = tempfile.mkdtemp(prefix="manticore-test-cache-")  # never the user's cache
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="manticore-test-datasets-")  # lm-eval's local JSON tasks
 
 import pytest
 import torch

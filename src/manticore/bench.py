@@ -1,19 +1,32 @@
 """`python -m manticore.bench` (or `make bench`): what a hybrid costs against its parts, through our model.
 
-Every figure is a median over timed steps after warm-up, in one process; a step is forward, backward and
-an AdamW update of a causal LM on random tokens; the models are timed in turn, so drift hits all alike.
-Training memory is counted exactly: parameters, gradients and every tensor autograd saves for backward. Targets (issue 3):
+Every figure is a median over timed repetitions after warm-up, in one process, with the models timed in
+turn so drift hits all alike. Models: GPT-Neo and Mamba causal LMs (Hugging Face's, with manticore's fast
+Mamba scan), and hybrids of the two (L=2): one-hot at either, or mixed α.
+
+Training (issue 3): a step is forward, backward and an AdamW update on random tokens. Training memory is
+counted exactly: parameters, gradients and every tensor autograd saves for backward.
 
     (a) Mamba step <= 1.5 x GPT-Neo step (one-hot hybrids, same d_model, depth, batch, T=256)
     (b) Mamba time per token grows <= 1.3 x from T=256 to T=4096; T=16384 runs in bounded memory
     (c) K=2 hybrid (GPT-Neo + Mamba, L=2, mixed α) <= 1.15 x (GPT-Neo + Mamba, each alone)
     (d) one-hot hybrid <= 1.10 x the component alone (its Hugging Face model)
     (e) hybrid peak memory <= 1.2 x the sum of its components'
+
+Inference (issue 10): greedy decoding with each model's own cache (the hybrid's `ManticoreCache`), batch 1,
+after a prompt; a decode step is one forward of one token. GPT-Neo + Mamba are timed one token each in turn,
+the cost of running both models for a token.
+
+    (f) mixed hybrid decode time per token <= 1.15 x (GPT-Neo's + Mamba's, with their caches)
+    (g) one-hot hybrid decode time per token <= 1.10 x its component's
+    (h) Mamba (one-hot hybrid) time per token flat from 256 to 4096 new tokens (<= 1.10 x)
+    (i) prefill of the mixed hybrid <= 1.15 x (GPT-Neo's + Mamba's prefill, with their caches)
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -110,10 +123,101 @@ def interleaved_step_times(models: dict, batch: int, length: int, vocab: int, wa
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+class Decoder:
+    """Greedy decoding of one model with its own cache: a prefill of the prompt, then one token per `step`."""
+
+    def __init__(self, model, prompt: torch.Tensor):
+        params = inspect.signature(model.forward).parameters
+        self.model, self.key = model, "cache_params" if "cache_params" in params else "past_key_values"
+        with torch.no_grad():
+            out = model(input_ids=prompt, use_cache=True)
+        self.cache, self.token = getattr(out, self.key), out.logits[:, -1:].argmax(-1)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        out = self.model(input_ids=self.token, use_cache=True, logits_to_keep=1, **{self.key: self.cache})
+        self.token = out.logits[:, -1:].argmax(-1)
+
+
+def decode_times(groups: dict[str, list], prompt: torch.Tensor, rounds: int, tokens: int) -> dict[str, float]:
+    """Median seconds per decoded token of each group of models (a group decodes one token with each of its
+    models in turn), over `rounds` rounds of `tokens` tokens, the groups taking turns round by round."""
+    decoders = {name: [Decoder(m, prompt) for m in models] for name, models in groups.items()}
+    times: dict[str, list[float]] = {name: [] for name in groups}
+    for r in range(rounds + 1):  # round 0 warms up
+        for name, group in decoders.items():
+            start = time.perf_counter()
+            for _ in range(tokens):
+                for decoder in group:
+                    decoder.step()
+            if r:
+                times[name].append((time.perf_counter() - start) / tokens)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def flat_decode(model, prompt: torch.Tensor, new_tokens: int, window: int) -> tuple[float, float]:
+    """Median seconds per token over the first and the last `window` of `new_tokens` decoded tokens."""
+    decoder, times = Decoder(model, prompt), []
+    for _ in range(new_tokens):
+        start = time.perf_counter()
+        decoder.step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[:window]), statistics.median(times[-window:])
+
+
+@torch.no_grad()
+def prefill_times(groups: dict[str, list], prompt: torch.Tensor, warmup: int, steps: int) -> dict[str, float]:
+    """Median seconds to prefill `prompt` into a fresh cache, for each group (its models in turn)."""
+    times: dict[str, list[float]] = {name: [] for name in groups}
+    for i in range(warmup + steps):
+        for name, models in groups.items():
+            start = time.perf_counter()
+            for model in models:
+                model(input_ids=prompt, use_cache=True, logits_to_keep=1)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+@torch.no_grad()
+def generate_rate(model, prompt: torch.Tensor, new_tokens: int) -> float:
+    """Tokens per second of `model.generate` (greedy, its cache, exactly `new_tokens` new tokens)."""
+    settings = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
+    model.generate(prompt, **{**settings, "max_new_tokens": 8, "min_new_tokens": 8})  # warm-up
+    start = time.perf_counter()
+    model.generate(prompt, **settings)
+    return new_tokens * prompt.shape[0] / (time.perf_counter() - start)
+
+
+def run_inference(args, models: dict) -> dict:
+    for model in models.values():
+        model.eval()
+    prompt = torch.randint(0, args.vocab, (1, args.prompt_len), generator=torch.Generator().manual_seed(0))
+    parts = {"gpt_neo+mamba": [models["gpt_neo"], models["mamba"]]}
+    singles = {case: [models[case]] for case in ("gpt_neo", "mamba", "hybrid-gpt_neo", "hybrid-mamba", "hybrid-mixed")}
+    decode = decode_times({**parts, **singles}, prompt, args.decode_rounds, args.decode_tokens)
+    first, last = flat_decode(models["hybrid-mamba"], prompt, args.long_decode, args.decode_window)
+    long_prompt = torch.randint(0, args.vocab, (1, args.prefill_len), generator=torch.Generator().manual_seed(1))
+    prefill = prefill_times({**parts, **singles}, long_prompt, args.warmup, args.steps)
+    rates = {case: generate_rate(models[case], prompt, args.decode_rounds * args.decode_tokens) for case in singles}
+    rows = [
+        ("(f) mixed hybrid decode / (GPT-Neo + Mamba) decode", decode["hybrid-mixed"] / decode["gpt_neo+mamba"], 1.15),
+        ("(g) one-hot hybrid decode / GPT-Neo decode", decode["hybrid-gpt_neo"] / decode["gpt_neo"], 1.10),
+        ("(g) one-hot hybrid decode / Mamba decode", decode["hybrid-mamba"] / decode["mamba"], 1.10),
+        (f"(h) Mamba time/token, tokens {args.long_decode - args.decode_window}-{args.long_decode} / "
+         f"0-{args.decode_window}", last / first, 1.10),
+        ("(i) mixed hybrid prefill / (GPT-Neo + Mamba) prefill", prefill["hybrid-mixed"] / prefill["gpt_neo+mamba"], 1.15),
+    ]
+    return {"decode_s_per_token": decode, "flat": [first, last], "prefill_s": prefill, "generate_tokens_per_s": rates,
+            "rows": rows}
+
+
 def run(args) -> dict:
     torch.set_num_threads(args.threads)
     cases = ("gpt_neo", "mamba", "hybrid-gpt_neo", "hybrid-mamba", "hybrid-mixed")
     models = {case: build(case, args) for case in cases}
+    if args.only == "inference":
+        return {"inference": run_inference(args, models), "rows": []}
     t = interleaved_step_times(models, args.batch, args.seq_len, args.vocab, args.warmup, args.steps)
     for case in cases:
         print(f"  {case:<16} {t[case]:.3f} s/step", flush=True)
@@ -132,7 +236,10 @@ def run(args) -> dict:
         ("(d) one-hot hybrid / component alone: Mamba", t["hybrid-mamba"] / t["mamba"], 1.10),
         ("(e) hybrid training memory / sum of components'", memory["hybrid-mixed"] / (memory["gpt_neo"] + memory["mamba"]), 1.2),
     ]
-    return {"times": t, "t_long": t_long, "memory_mib": memory, "path_x_mib": path_x, "rows": rows}
+    result = {"times": t, "t_long": t_long, "memory_mib": memory, "path_x_mib": path_x, "rows": rows}
+    if args.only != "training":
+        result["inference"] = run_inference(args, models)
+    return result
 
 
 def main(argv=None) -> int:
@@ -148,14 +255,33 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=7)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--only", choices=("training", "inference"), default=None, help="run one half of the table")
+    parser.add_argument("--prompt-len", type=int, default=64, help="decoding starts after a prompt this long")
+    parser.add_argument("--decode-rounds", type=int, default=8)
+    parser.add_argument("--decode-tokens", type=int, default=32, help="tokens per decode round")
+    parser.add_argument("--long-decode", type=int, default=4096, help="new tokens for the flatness figure (h)")
+    parser.add_argument("--decode-window", type=int, default=256)
+    parser.add_argument("--prefill-len", type=int, default=1024)
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     print(f"Manticore benchmark: {os.cpu_count()} CPU cores, {args.threads} threads, torch {torch.__version__}, "
           f"d_model {args.d_model}, depth {args.depth}, batch {args.batch}, T={args.seq_len}, vocab {args.vocab}")
     result = run(args)
-    print(f"\n{'figure':<52} {'ratio':>7} {'target':>7}  met")
-    for name, ratio, target in result["rows"]:
-        print(f"{name:<52} {ratio:>7.3f} {'<= ' + str(target):>7}  {'yes' if ratio <= target else 'NO'}")
+    rows = result["rows"] + result.get("inference", {}).get("rows", [])
+    print(f"\n{'figure':<58} {'ratio':>7} {'target':>7}  met")
+    for name, ratio, target in rows:
+        print(f"{name:<58} {ratio:>7.3f} {'<= ' + str(target):>7}  {'yes' if ratio <= target else 'NO'}")
+    if "times" in result:
+        print_training(args, result)
+    if "inference" in result:
+        print_inference(args, result["inference"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+def print_training(args, result: dict) -> None:
     t = result["times"]
     print(f"\nseconds per step: GPT-Neo {t['gpt_neo']:.3f}, Mamba {t['mamba']:.3f}, one-hot hybrids "
           f"{t['hybrid-gpt_neo']:.3f} / {t['hybrid-mamba']:.3f}, mixed hybrid {t['hybrid-mixed']:.3f}; "
@@ -166,10 +292,24 @@ def main(argv=None) -> int:
     print(f"training memory (MiB: parameters + gradients + saved activations): GPT-Neo {m['gpt_neo']:.0f}, "
           f"Mamba {m['mamba']:.0f}, mixed hybrid {m['hybrid-mixed']:.0f}; Mamba hybrid, batch 1: "
           f"T={args.long_len} {px[args.long_len]:.0f}, T={args.path_x_len} (Path-X) {px[args.path_x_len]:.0f} (linear in T)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    return 0
+
+
+def print_inference(args, result: dict) -> None:
+    decode, prefill, rates = result["decode_s_per_token"], result["prefill_s"], result["generate_tokens_per_s"]
+    new = args.decode_rounds * args.decode_tokens
+    print(f"\ninference, batch 1, prompt {args.prompt_len} (prefill: {args.prefill_len} tokens):")
+    print(f"{'model':<22} {'decode ms/token':>15} {'decode tokens/s':>15} {'prefill ms':>11} "
+          f"{'generate tokens/s':>18}")
+    for name in decode:
+        rate = f"{rates[name]:,.0f}" if name in rates else "-"
+        print(f"{name:<22} {decode[name] * 1e3:>15.3f} {1 / decode[name]:>15,.0f} {prefill[name] * 1e3:>11.1f} {rate:>18}")
+    first, last = result["flat"]
+    print(f"Mamba one-hot hybrid ms/token: {first * 1e3:.3f} over new tokens 0-{args.decode_window}, "
+          f"{last * 1e3:.3f} over {args.long_decode - args.decode_window}-{args.long_decode}; "
+          f"generate tokens/s over {new} new tokens (greedy, includes generate's own per-step work)")
+    separately = decode["hybrid-mixed"] / (decode["gpt_neo"] + decode["mamba"])
+    print(f"mixed hybrid decode / (GPT-Neo alone + Mamba alone, each timed on its own): {separately:.3f} "
+          "(running the two models for each token costs more than the sum of their separate loops)")
 
 
 if __name__ == "__main__":

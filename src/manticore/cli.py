@@ -115,6 +115,20 @@ def cmd_inspect(args) -> None:
     print(describe(load_hybrid(args.path)))
 
 
+def cmd_eval_harness(args) -> None:
+    from .harness import evaluate_harness, summary_table, write_results
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    limit = None if args.limit is None else int(args.limit) if args.limit >= 1 else args.limit
+    results = evaluate_harness(args.model_dir, tasks, include_path=args.include_path, tokenizer=args.tokenizer,
+                               batch_size=args.batch_size, limit=limit, num_fewshot=args.num_fewshot,
+                               device=args.device, dtype=args.dtype, seed=args.seed)
+    print(summary_table(results))
+    if args.output:
+        write_results(results, args.output)
+        print(f"Results written to {args.output}")
+
+
 def cmd_tasks(args) -> None:
     from . import tasks
 
@@ -207,6 +221,23 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("path")
     inspect.set_defaults(func=cmd_inspect)
 
+    harness = sub.add_parser(
+        "eval-harness", help="evaluate a saved model with lm-evaluation-harness (pip install 'manticore-hybrids[eval]')",
+        description="Run lm-eval tasks on a saved hybrid (or any saved causal LM) and its saved tokenizer: "
+                    "loglikelihood, multiple-choice and generate_until tasks.")
+    harness.add_argument("model_dir", help="a saved model directory (config.json, weights, tokenizer)")
+    harness.add_argument("--tasks", required=True, help="comma-separated lm-eval task names")
+    harness.add_argument("--include-path", default=None, help="a directory of local task YAMLs")
+    harness.add_argument("--tokenizer", default=None, help="tokenizer directory or hub id (default: model_dir's)")
+    harness.add_argument("--batch-size", type=int, default=8)
+    harness.add_argument("--limit", type=float, default=None, help="documents per task (a fraction below 1: that share)")
+    harness.add_argument("--num-fewshot", type=int, default=None)
+    harness.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    harness.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None)
+    harness.add_argument("--seed", type=int, default=0)
+    harness.add_argument("--output", default=None, help="also write the results as JSON to this file")
+    harness.set_defaults(func=cmd_eval_harness)
+
     listing = sub.add_parser("tasks", help="list the registered task names")
     listing.set_defaults(func=cmd_tasks)
     return parser
@@ -220,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.set_verbosity_error()  # keep the command's own output readable
     try:
         args.func(args)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         print(f"manticore {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -104,8 +104,8 @@ class ManticoreBlock(GradientCheckpointingLayer):
         else:
             h = self.proj_in[k](x, alpha)
         h = component.run_blocks(h, start, stop, context, first=self.firsts[k], last=self.lasts[k])
-        # back to the hybrid's dtype: some families keep their residual stream in fp32 (Mamba's residual_in_fp32)
-        h = h.to(x.dtype)
+        if h.dtype != x.dtype:  # back to the hybrid's dtype: Mamba keeps its residual stream in fp32
+            h = h.to(x.dtype)
         return trunc_or_pad(h, x.shape[-1]) if alpha is None else self.proj_out[k](h, alpha)
 
     def foldable(self, k: int, alpha) -> bool:
