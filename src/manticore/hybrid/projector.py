@@ -48,7 +48,10 @@ class Projector(nn.Module):
         residual = trunc_or_pad(x, self.d_out)
         if alpha is None:
             return residual
-        return torch.lerp(self.linear(x), residual, alpha)  # (1 - α)·Linear(x) + α·residual, in one op
+        out = self.linear(x)
+        if isinstance(alpha, torch.Tensor):  # lerp wants one dtype (autocast may have lowered the Linear's)
+            alpha = alpha.to(out.dtype)
+        return torch.lerp(out, residual.to(out.dtype), alpha)  # (1 - α)·Linear(x) + α·residual, in one op
 
     @torch.no_grad()
     def folded(self, alpha: float, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
