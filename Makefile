@@ -31,7 +31,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
-# The performance table (issue 3's targets); not part of `make test`.
+# The performance table: training (issue 3) and inference (issue 10) cost ratios, about 40 s; not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m manticore.bench
 
