@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
@@ -35,7 +36,11 @@ def cached(name: str, settings: dict[str, Any], build: Callable[[], dict[str, An
         return build()
     path = cache_dir() / "tasks" / name.replace("/", "__") / f"{cache_key(name, settings)}.pt"
     if path.exists():
-        return torch.load(path, weights_only=True)
+        try:  # tensors and plain data only: a file that asks for anything else is refused, never run
+            return torch.load(path, weights_only=True)
+        except Exception as err:  # a truncated, corrupt or foreign entry: it is derived data, so rebuild it
+            warnings.warn(f"{path}: unreadable dataset cache entry ({str(err).splitlines()[0]}); rebuilding it.",
+                          stacklevel=2)
     data = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:

@@ -69,12 +69,29 @@ def read_cifar(folder: Path) -> Images:
     return splits
 
 
+class CifarUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR's python batches and nothing else: dicts, lists, bytes, strings and numbers are built in;
+    of the classes a pickle can name, only numpy's array reconstruction is allowed. Any other (a function to
+    call, an object to build) is refused before it runs, with a named error."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(
+                f"refused to load {module}.{name}: a CIFAR batch holds only dicts, lists, bytes, strings, "
+                "numbers and numpy arrays")
+        return super().find_class(module, name)
+
+
 def _cifar_batch(file: Path) -> tuple[np.ndarray, np.ndarray]:
     with open(file, "rb") as f:
         try:
-            batch = pickle.load(f, encoding="bytes")
-        except Exception as err:  # a truncated or foreign file fails in many ways
-            raise ValueError(f"{file}: not a CIFAR-10 python batch (pickle failed: {err}).") from err
+            batch = CifarUnpickler(f, encoding="bytes").load()
+        except Exception as err:  # a truncated, foreign or malicious file fails in many ways
+            raise ValueError(f"{file}: not a CIFAR-10 python batch ({err}).") from None
     get = lambda key: batch.get(key.encode(), batch.get(key)) if isinstance(batch, dict) else None  # noqa: E731
     data, labels = get("data"), get("labels")
     if data is None or labels is None:

@@ -80,12 +80,23 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python's, numpy's and torch's RNG states as tensors and plain numbers, so a checkpoint loads with
+    `torch.load(weights_only=True)` (nothing in it is unpickled into arbitrary objects)."""
+    version, words, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
+    return {
+        "python": {"version": version, "words": torch.tensor(words, dtype=torch.int64), "gauss": gauss},
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+        "torch": torch.get_rng_state(),
+    }
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    python, numpy = state["python"], state["numpy"]
+    random.setstate((python["version"], tuple(int(w) for w in python["words"].tolist()), python["gauss"]))
+    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["pos"], numpy["has_gauss"],
+                         numpy["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
 
 
@@ -378,7 +389,11 @@ class Engine:
         path = self.out_dir / CHECKPOINT
         if not path.exists():
             raise FileNotFoundError(f"No checkpoint to resume from at {path}; run without --resume first.")
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        try:  # tensors and plain data only: anything else in the file is refused, never run
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as err:
+            raise ValueError(f"{path}: not a checkpoint this engine can load ({str(err).splitlines()[0]}). "
+                             "Delete it to start the stage afresh.") from None
         self.model.load_state_dict(state["model"])
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
