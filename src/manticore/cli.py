@@ -28,6 +28,8 @@ import argparse
 import json
 import sys
 
+from .errors import ManticoreError
+
 
 def parse_weights(text: str):
     """'0.5,0.5' -> [0.5, 0.5]; '1,0;0.3,0.7' -> [[1, 0], [0.3, 0.7]]; or a JSON list."""
@@ -251,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.set_verbosity_error()  # keep the command's own output readable
     try:
         args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
+    except (ManticoreError, ValueError, TypeError, FileNotFoundError, ImportError) as err:
         print(f"manticore {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -18,17 +18,30 @@
 
 Every JSON file is written atomically (a temporary file, then a rename), so a crash never leaves half a file.
 Only the main process writes (see `engine.is_main`); the helpers here don't check, their callers do.
+
+One writer per run directory: a stage holds `RUN_DIR/.lock` (an exclusive `flock`, with the holder's pid,
+host and start time written in it) while it runs (`exclusive`), and a second process that tries to write
+into the same directory is refused at once, told who holds it. The operating system drops the lock when its
+holder exits, however it exits, so a killed run leaves no lock behind: the next run takes the directory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import socket
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..errors import RunDirectoryBusy
+
 # -- file and folder names ------------------------------------------------------------------------------------
+LOCK = ".lock"  # the run directory's writer lock (see `exclusive`)
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
@@ -81,6 +94,47 @@ def lower_is_better(metric: str) -> bool:
 
 
 # -- reading and writing ----------------------------------------------------------------------------------------
+_HELD: dict[Path, int] = {}  # run directories this process holds, with how many nested `exclusive` blocks
+
+
+@contextlib.contextmanager
+def exclusive(run_dir: str | Path) -> Iterator[None]:
+    """Hold `run_dir`'s writer lock for the block (re-entrant in one process; only the main process of a
+    distributed run takes it). Raises RunDirectoryBusy, naming the holder, if another process holds it."""
+    run_dir = Path(run_dir).absolute()
+    if int(os.environ.get("RANK", "0")) != 0:  # only the main process writes
+        yield
+        return
+    if run_dir in _HELD:  # this process holds it already (a workflow running its stages)
+        _HELD[run_dir] += 1
+        try:
+            yield
+        finally:
+            _HELD[run_dir] -= 1
+        return
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"out_dir {run_dir} can't be a run directory: it (or a parent) is a file.") from None
+    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise RunDirectoryBusy(f"{run_dir} is being written by another run ({holder}). Wait for it to finish, "
+                               "or give this run another out_dir.") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+    _HELD[run_dir] = 1
+    try:
+        yield
+    finally:
+        del _HELD[run_dir]
+        os.close(fd)  # releases the lock
+
+
 def write_json(path: str | Path, data: Any) -> Path:
     """Write `data` as indented JSON, atomically; creates the folder. Returns the path."""
     path = Path(path)

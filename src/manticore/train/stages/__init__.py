@@ -62,8 +62,12 @@ def register(stage: Stage) -> Stage:
 
 
 def run_stage(cfg: RunConfig, name: str, resume: bool = False) -> dict:
-    """Run one stage with its settings from the run config."""
-    return get(name).run(cfg, cfg.stage_settings(name), resume)
+    """Run one stage with its settings from the run config, holding the run directory's writer lock."""
+    from .. import rundir
+
+    stage, settings = get(name), cfg.stage_settings(name)
+    with rundir.exclusive(cfg.out_dir):
+        return stage.run(cfg, settings, resume)
 
 
 def run_workflow(cfg: RunConfig, resume: bool = False,
@@ -71,10 +75,13 @@ def run_workflow(cfg: RunConfig, resume: bool = False,
     """Run the stages the config lists under `run:`, in order; returns each stage's summary."""
     if not cfg.run:
         raise ValueError("Nothing to run: list stages under `run:` in the config (e.g. [search, retrain, report]).")
+    from .. import rundir
+
     results = {}
-    for name in cfg.run:
-        print(f"\n== {name} ==", flush=True)
-        results[name] = run_stage(cfg, name, resume)
-        if on_result is not None:
-            on_result(name, results[name])
+    with rundir.exclusive(cfg.out_dir):  # held from the first stage to the last: no other run slips in between
+        for name in cfg.run:
+            print(f"\n== {name} ==", flush=True)
+            results[name] = run_stage(cfg, name, resume)
+            if on_result is not None:
+                on_result(name, results[name])
     return results

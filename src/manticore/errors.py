@@ -1,0 +1,12 @@
+"""The project's named errors: expected failures (bad input, a busy or corrupt run directory) that the CLI
+reports in one line with exit status 2. A traceback means a bug."""
+
+from __future__ import annotations
+
+
+class ManticoreError(Exception):
+    """Base of the errors manticore raises for expected failures (besides ValueError / FileNotFoundError)."""
+
+
+class RunDirectoryBusy(ManticoreError):
+    """Another process holds the run directory's lock (one writer per run directory)."""
