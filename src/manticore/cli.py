@@ -143,7 +143,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config field, e.g. train.max_steps=20 or stages.search.search.algorithm=gaea")
     parser.add_argument("--out", default=None, help="override out_dir (the run directory)")
-    parser.add_argument("--resume", action="store_true", help="continue from the stage's last checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue whatever is left: parts with no checkpoint "
+                        "start fresh, finished ones are skipped, a checkpoint written with other settings is refused")
 
 
 def stage_epilog(stage) -> str:

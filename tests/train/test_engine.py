@@ -105,9 +105,6 @@ def test_frozen_mixture_weights_do_not_move(task, tmp_path):
     assert torch.allclose(model.mixture_weights(), torch.tensor([[0.3, 0.7]] * 2), atol=1e-6)
 
 
-def test_resume_without_a_checkpoint_says_so(task, tmp_path):
-    with pytest.raises(FileNotFoundError, match="No checkpoint to resume from"):
-        Engine(hybrid(task), task, TrainConfig(max_steps=2, batch_size=16), tmp_path).train(resume=True)
 
 
 @pytest.mark.parametrize("field,value", [("max_steps", 0), ("batch_size", -1), ("schedule", "cosine"),

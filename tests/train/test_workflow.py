@@ -90,6 +90,11 @@ def test_a_tiny_run_end_to_end(tmp_path):
     generator = pipeline("text-generation", model=str(model_dir), device="cpu")
     out = generator("To be", max_new_tokens=4, do_sample=False)[0]["generated_text"]
     assert out.startswith("To be")
+    # --resume on a finished run trains nothing again: every log stays as it was, results.json keeps its entries
+    logs = {path: path.read_text() for path in tmp_path.rglob("metrics.jsonl")}
+    assert main(args + ["--resume"]) == 0
+    assert {path: path.read_text() for path in tmp_path.rglob("metrics.jsonl")} == logs
+    assert json.loads((tmp_path / "results.json").read_text())["entries"] == results["entries"]
 
 
 def test_pretrained_components_are_reused_with_the_same_settings(tmp_path, capsys):

@@ -5,7 +5,7 @@ Light on purpose (no torch): stage settings embed it, and the CLI lists them in 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 PRECISIONS = ("fp32", "bf16")
@@ -52,6 +52,9 @@ class TrainConfig:
     """Seed of initialisation-independent randomness: data order, dropout, Gumbel noise."""
     precision: Literal["fp32", "bf16"] = "fp32"
     """'fp32' or 'bf16' (autocast, where the device supports it)."""
+    resume_override: list[str] = field(default_factory=list)
+    """Fields that may differ from the checkpoint's when resuming (e.g. [max_steps] to extend a run);
+    any other difference makes --resume refuse the checkpoint."""
 
     def __post_init__(self):
         for name in ("max_steps", "batch_size", "grad_accum"):
@@ -67,6 +70,10 @@ class TrainConfig:
         check(self.schedule in SCHEDULES, "schedule", self.schedule, " or ".join(SCHEDULES))
         check(self.precision in PRECISIONS, "precision", self.precision, " or ".join(PRECISIONS))
         check(self.eval_batches is None or self.eval_batches > 0, "eval_batches", self.eval_batches, "None or > 0")
+        names = {f.name for f in fields(self)}
+        check(isinstance(self.resume_override, (list, tuple)) and all(n in names for n in self.resume_override),
+              "resume_override", self.resume_override, f"a list of TrainConfig fields ({', '.join(sorted(names))})")
+        self.resume_override = list(self.resume_override)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,8 +14,13 @@ Processes: one, or several under torchrun (DDP; gloo on CPU, nccl on GPU):
     torchrun --nproc_per_node 2 -m manticore.cli search --config run.yaml
 
 Checkpoints (every `checkpoint_every` steps and at the end) hold the model, both optimizers, the
-schedulers, the RNG states and the data position, written to a temporary file and renamed, so
-`resume=True` continues exactly where the run stopped. Metrics go to `metrics.jsonl` in `out_dir`
+schedulers, the RNG states and the data position, with the run's training settings and task, written to
+a temporary file and renamed; the previous one is kept beside it. They hold tensors and plain data only
+and load with `weights_only=True`. `resume=True` means "continue whatever is left": with no checkpoint the
+run starts fresh; a finished run is not trained again; a checkpoint whose settings differ from this run's
+(another seed, lr, batch size, algorithm...) is refused, naming the fields, unless they are listed in
+`TrainConfig.resume_override`; a corrupt latest checkpoint falls back to the previous one with a warning.
+Temporary files an interrupted write left behind are removed. Metrics go to `metrics.jsonl` in `out_dir`
 (file names: `rundir.py`).
 
 Losses are computed here from the logits with the task's aligned labels (labels[i] is the target of the
@@ -38,6 +43,7 @@ import math
 import os
 import random
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
@@ -53,7 +59,7 @@ from transformers import get_constant_schedule_with_warmup, get_linear_schedule_
 from ..tasks.base import IGNORE_INDEX, Task
 from .config import TrainConfig
 from .data import BatchStream, eval_batches
-from .rundir import CHECKPOINT, METRICS
+from .rundir import CHECKPOINT, METRICS, PREVIOUS_CHECKPOINT
 from .search import SearchConfig
 
 Sampler = Callable[[torch.Tensor], torch.Tensor]  # mixture-weight logits (L, K) -> α (L, K)
@@ -237,6 +243,10 @@ class Engine:
         self.stream = BatchStream(task.train, config.batch_size, task.collate, config.seed, self.rank, self.world)
         self.arch_stream = self._arch_stream(arch_split)
         self.step = 0
+        self.final: dict[str, float] | None = None  # the final test metrics, once the run has finished
+        if self.rank == 0 and self.out_dir.is_dir():
+            for orphan in self.out_dir.glob("tmp*.tmp"):  # left by a write that was interrupted (we hold the lock)
+                orphan.unlink(missing_ok=True)
 
     def _optimizers(self):
         cfg = self.config
@@ -311,11 +321,10 @@ class Engine:
     def train(self, resume: bool = False) -> dict[str, float]:
         """Run to max_steps (from the last checkpoint with resume=True); returns the final test metrics."""
         cfg = self.config
-        if resume:
-            self.load_checkpoint()
-        elif self.rank == 0:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / METRICS).write_text("")
+        if resume and self.load_checkpoint() and self.final is not None:
+            return self.final  # finished before: nothing left to do
+        if not resume or self.step == 0:
+            self.start_fresh()
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc=self.out_dir.name or "train",
                    disable=self.rank != 0, dynamic_ncols=True, mininterval=0.5)
         try:
@@ -327,6 +336,7 @@ class Engine:
             bar.close()
         final = self.evaluate("test")
         self.log({"step": self.step, "split": "test", **final})
+        self.final = final
         self.save_checkpoint()
         return final
 
@@ -366,8 +376,22 @@ class Engine:
                 f.write(json.dumps(record) + "\n")
 
     # -- checkpoints ------------------------------------------------------------------------------------------
+    def start_fresh(self) -> None:
+        self.step = 0
+        if self.rank == 0:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / METRICS).write_text("")
+            for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+                (self.out_dir / name).unlink(missing_ok=True)
+
+    def run_record(self) -> dict[str, Any]:
+        """What identifies this run in its checkpoints: the training settings, the task and the search."""
+        return {"config": self.config.to_dict(), "task": self.task.name,
+                "search": None if self.search is None else self.search.to_dict()}
+
     def save_checkpoint(self) -> None:
-        """Everything needed to continue exactly; written atomically (temporary file, then rename)."""
+        """Everything needed to continue exactly; written atomically (temporary file, then rename), keeping the
+        previous checkpoint beside the new one."""
         if self.rank == 0:
             state = {
                 "step": self.step,
@@ -377,40 +401,87 @@ class Engine:
                 "stream": self.stream.state_dict(),
                 "arch_stream": self.arch_stream.state_dict() if self.arch_stream else None,
                 "rng": rng_state(),
-                "config": self.config.to_dict(),
+                "final": self.final,
+                **self.run_record(),
             }
             with tempfile.NamedTemporaryFile(dir=self.out_dir, suffix=".tmp", delete=False) as tmp:
                 torch.save(state, tmp)
+            if (self.out_dir / CHECKPOINT).exists():
+                os.replace(self.out_dir / CHECKPOINT, self.out_dir / PREVIOUS_CHECKPOINT)
             os.replace(tmp.name, self.out_dir / CHECKPOINT)
         if self.world > 1:
             dist.barrier()
 
-    def load_checkpoint(self) -> None:
-        path = self.out_dir / CHECKPOINT
-        if not path.exists():
-            raise FileNotFoundError(f"No checkpoint to resume from at {path}; run without --resume first.")
-        try:  # tensors and plain data only: anything else in the file is refused, never run
-            state = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as err:
-            raise ValueError(f"{path}: not a checkpoint this engine can load ({str(err).splitlines()[0]}). "
-                             "Delete it to start the stage afresh.") from None
-        self.model.load_state_dict(state["model"])
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
-            self.schedulers[name].load_state_dict(state["schedulers"][name])
+    def read_checkpoint(self) -> tuple[Path, dict[str, Any]] | None:
+        """The latest checkpoint that loads (the previous one, with a warning, if the latest is corrupt), or
+        None if there is none. Loads tensors and plain data only (weights_only=True)."""
+        paths = [self.out_dir / name for name in (CHECKPOINT, PREVIOUS_CHECKPOINT) if (self.out_dir / name).exists()]
+        errors = []
+        for path in paths:
+            try:
+                state = torch.load(path, map_location=self.device, weights_only=True)
+                if not isinstance(state, dict) or "step" not in state or "model" not in state:
+                    raise ValueError("it holds no training state")
+            except Exception as err:
+                errors.append(f"{path}: {str(err).splitlines()[0]}")
+                continue
+            if errors:
+                warnings.warn(f"{errors[0]}; resuming from the previous checkpoint {path} instead.", stacklevel=3)
+            return path, state
+        if errors:
+            raise ValueError(f"No checkpoint this engine can load in {self.out_dir} ({'; '.join(errors)}). "
+                             "Delete them to start the stage afresh.")
+        return None
+
+    def check_same_run(self, path: Path, state: dict[str, Any]) -> None:
+        """Refuse a checkpoint written by another run: settings, task or search that differ from this run's
+        (except the fields listed in resume_override) are named."""
+        mine, theirs = self.run_record(), {k: state.get(k) for k in ("config", "task", "search")}
+        allowed = set(self.config.resume_override) | {"resume_override"}
+        differ = [f"{field}: checkpoint {theirs['config'].get(field)!r}, this run {value!r}"
+                  for field, value in mine["config"].items()
+                  if field not in allowed and (theirs["config"] or {}).get(field, value) != value]
+        differ += [f"{key}: checkpoint {theirs[key]!r}, this run {mine[key]!r}" for key in ("task", "search")
+                   if theirs[key] != mine[key]]
+        if differ:
+            raise ValueError(
+                f"{path} was written by another run ({'; '.join(differ)}). Resume with the settings that wrote it, "
+                "delete the checkpoint to start afresh, or list deliberate changes in train.resume_override "
+                "(e.g. [max_steps]).")
+
+    def load_checkpoint(self) -> bool:
+        """Restore the latest checkpoint of this run; False (and nothing changed) if there is none."""
+        found = self.read_checkpoint()
+        if found is None:
+            if self.rank == 0:
+                print(f"No checkpoint in {self.out_dir}: starting fresh.", flush=True)
+            return False
+        path, state = found
+        self.check_same_run(path, state)
+        try:
+            self.model.load_state_dict(state["model"])
+            for name, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(state["optimizers"][name])
+                self.schedulers[name].load_state_dict(state["schedulers"][name])
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise ValueError(f"{path} does not fit this model ({str(err).splitlines()[0]}). Delete it to start "
+                             "the stage afresh.") from None
         self.stream.load_state_dict(state["stream"])
         if self.arch_stream and state["arch_stream"]:
             self.arch_stream.load_state_dict(state["arch_stream"])
         set_rng_state(state["rng"])
         self.step = state["step"]
+        self.final = state.get("final") if self.step >= self.config.max_steps else None
         if self.rank == 0:
-            truncate_log(self.out_dir / METRICS, self.step, self.config.max_steps)
+            truncate_log(self.out_dir / METRICS, self.step, self.config.max_steps if self.final is None else None)
+        return True
 
 
-def truncate_log(path: Path, step: int, max_steps: int) -> None:
+def truncate_log(path: Path, step: int, max_steps: int | None) -> None:
     """Drop log lines written after the checkpoint at `step`, so a resumed run's log reads as one run.
 
-    The final evaluation (at max_steps) is dropped too, since the resumed run writes it again.
+    The final evaluation (at max_steps) is dropped too, since the resumed run writes it again; max_steps None
+    (a finished run, not trained again) keeps it.
     """
     records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     kept = [r for r in records if r["step"] < step or (r["step"] == step and not (step == max_steps and r["split"] == "test"))]

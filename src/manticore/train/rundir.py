@@ -4,7 +4,8 @@
       <stage>/                 one folder per stage (stage names: `manticore.train.stages.names()`)
         metrics.jsonl          the engine's log: {"step", "split": "train" | "test", "loss", "accuracy",
                                "perplexity"?, "lr"?, "alphas"?: [[K floats] per block]} per line
-        checkpoint.pt          the engine's resumable state
+        checkpoint.pt          the engine's resumable state (tensors and plain data; weights_only loading)
+        checkpoint-previous.pt the one before it
         result.json            {"kind": <stage>, "task": <task name>, "test": {metric: value}, "alphas"?: [[...]]}
         model/                 the trained model (save_pretrained)
       search/initial/          the hybrid before search (retrain rewinds to it)
@@ -44,6 +45,7 @@ from ..errors import RunDirectoryBusy
 LOCK = ".lock"  # the run directory's writer lock (see `exclusive`)
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
+PREVIOUS_CHECKPOINT = "checkpoint-previous.pt"  # the one before, kept in case the latest is corrupt
 RESULT = "result.json"
 RESULTS = "results.json"
 SWEEP = "sweep.json"

@@ -65,6 +65,10 @@ class SearchConfig:
     def algorithm_class(self) -> type[SearchAlgorithm]:
         return ALGORITHMS[self.algorithm]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"algorithm": self.algorithm, "updates": self.updates, "bilevel": self.bilevel,
+                "hyperparameters": dict(self.hyperparameters)}
+
     def build(self) -> SearchAlgorithm:
         """The configured algorithm."""
         return self.algorithm_class()(self)

@@ -67,7 +67,7 @@ def layout_alphas(layout: list[str], components: list[str], num_blocks: int, whe
     return [[1.0 if name == component else 0.0 for component in components] for name in layout]
 
 
-def hybrid_for_seed(cfg: RunConfig, settings: BaselinesSettings, task: Task, seed: int) -> tuple:
+def hybrid_for_seed(cfg: RunConfig, settings: BaselinesSettings, task: Task, seed: int, resume: bool = False) -> tuple:
     """(the hybrid before search, its α, and the searched result or None) for one seed."""
     from .search import search
 
@@ -76,7 +76,7 @@ def hybrid_for_seed(cfg: RunConfig, settings: BaselinesSettings, task: Task, see
     out = cfg.stage_dir("baselines") / rundir.HYBRID / f"seed{seed}" / "search"
     search_settings = cfg.stage_settings("search")
     result = search(initial_hybrid(cfg, task, seed=seed), task, with_seed(search_settings.train, seed),
-                    search_settings.search, out)
+                    search_settings.search, out, resume)
     return out / rundir.INITIAL, result["alphas"], result
 
 
@@ -94,14 +94,15 @@ def run(cfg: RunConfig, settings: BaselinesSettings, resume: bool = False) -> di
         for k, name in enumerate(names):
             one_hot = [[1.0 if j == k else 0.0 for j in range(len(names))]] * cfg.num_blocks
             _, result = retrain(build_hybrid(cfg, task, embeddings_from=k, seed=seed), one_hot, task, train,
-                                out / name / f"seed{seed}", kind="baselines")
+                                out / name / f"seed{seed}", resume, kind="baselines")
             entries.append({"model": name, "seed": seed, "test": result["test"]})
-        initial, alphas, searched = hybrid_for_seed(cfg, settings, task, seed)
+        initial, alphas, searched = hybrid_for_seed(cfg, settings, task, seed, resume)
         for name, layout in layouts.items():
-            _, result = retrain(initial, layout, task, train, out / name / f"seed{seed}", kind="baselines")
+            _, result = retrain(initial, layout, task, train, out / name / f"seed{seed}", resume, kind="baselines")
             entries.append({"model": name, "seed": seed, "test": result["test"], "alphas": layout})
         if settings.retrain:
-            _, searched = retrain(initial, alphas, task, train, out / rundir.HYBRID / f"seed{seed}", kind="baselines")
+            _, searched = retrain(initial, alphas, task, train, out / rundir.HYBRID / f"seed{seed}", resume,
+                                  kind="baselines")
         entries.append({"model": rundir.HYBRID, "seed": seed, "test": searched["test"], "alphas": searched["alphas"]})
     if is_main():
         rundir.add_results(cfg.out_dir, task.name, entries, chance=task.chance)

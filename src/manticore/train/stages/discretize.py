@@ -54,7 +54,7 @@ def run(cfg: RunConfig, settings: DiscretizeSettings, resume: bool = False) -> d
         report["task"] = task.name
         report["test"] = evaluate(model, task, train.batch_size, max_batches=train.eval_batches)
     if settings.fine_tune:  # recover what dropping the other branches cost
-        model, result = retrain(model, model.mixture_weights().detach(), task, train, out / "finetune",
+        model, result = retrain(model, model.mixture_weights().detach(), task, train, out / "finetune", resume,
                                 kind="discretize")
         report["test_after_fine_tuning"] = result["test"]
     if is_main():

@@ -88,7 +88,7 @@ def program_metadata(hybrid: ManticorePreTrainedModel, sequence_length: int) -> 
 def program_proxy(hybrid: ManticorePreTrainedModel, proxy_tasks: Sequence[Task], train: TrainConfig,
                   search_config: SearchConfig, out_dir: str | Path, width: int = ProgramSettings.proxy_width,
                   blocks_per_group: int = ProgramSettings.proxy_blocks_per_group,
-                  must_learn: bool = ProgramSettings.proxy_must_learn) -> tuple[list[list[float]], dict]:
+                  must_learn: bool = ProgramSettings.proxy_must_learn, resume: bool = False) -> tuple[list[list[float]], dict]:
     """Search a small random-init copy of the hybrid on each proxy task; return (the α averaged over tasks,
     per task: {"alphas", "test" (the proxy's final test metrics), "chance" (the task's chance level),
     "averaged"}).
@@ -109,7 +109,7 @@ def program_proxy(hybrid: ManticorePreTrainedModel, proxy_tasks: Sequence[Task],
                    for c in hybrid.config.component_configs()]
         torch.manual_seed(train.seed)
         proxy = ManticoreForCausalLM.from_components(configs, num_blocks=L)
-        result = search(proxy, task, train, search_config, Path(out_dir) / task.name.replace("/", "__"))
+        result = search(proxy, task, train, search_config, Path(out_dir) / task.name.replace("/", "__"), resume)
         learned = rundir.beats_chance(result["test"], task.chance)
         per_task[task.name] = {"alphas": result["alphas"], "test": result["test"], "chance": task.chance,
                                "averaged": bool(learned or not must_learn)}
@@ -121,7 +121,8 @@ def program_proxy(hybrid: ManticorePreTrainedModel, proxy_tasks: Sequence[Task],
     return torch.tensor(averaged).mean(0).tolist(), per_task
 
 
-def programmed_alphas(cfg: RunConfig, settings: ProgramSettings, task: Task) -> tuple[list[list[float]], dict]:
+def programmed_alphas(cfg: RunConfig, settings: ProgramSettings, task: Task,
+                      resume: bool = False) -> tuple[list[list[float]], dict]:
     """(α by the configured method, what else alphas.json records: the proxy searches per task)."""
     from ... import tasks
     from ...tasks.mad import MAD_TASKS
@@ -137,7 +138,7 @@ def programmed_alphas(cfg: RunConfig, settings: ProgramSettings, task: Task) -> 
                    for name in settings.proxy_tasks or MAD_TASKS]
     alphas, per_task = program_proxy(initial_hybrid(cfg, task), proxy_tasks, settings.proxy_train, settings.search,
                                      cfg.stage_dir("program") / "proxy", settings.proxy_width,
-                                     settings.proxy_blocks_per_group, settings.proxy_must_learn)
+                                     settings.proxy_blocks_per_group, settings.proxy_must_learn, resume)
     return alphas, {"per_task": per_task}
 
 
@@ -147,7 +148,7 @@ def run(cfg: RunConfig, settings: ProgramSettings, resume: bool = False) -> dict
 
     task = get_task(cfg, settings.task)
     out = cfg.stage_dir("program")
-    alphas, details = programmed_alphas(cfg, settings, task)
+    alphas, details = programmed_alphas(cfg, settings, task, resume)
     if is_main():
         rundir.write_json(out / rundir.ALPHAS, {"kind": "program", "method": settings.method, "alphas": alphas,
                                                 **details})

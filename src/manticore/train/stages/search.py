@@ -40,8 +40,8 @@ def search(hybrid: ManticorePreTrainedModel, task: Task, train: TrainConfig, sea
 
     check_vocab(hybrid, task)
     out_dir = Path(out_dir)
-    if not resume and is_main():
-        hybrid.save_pretrained(out_dir / rundir.INITIAL)
+    if is_main() and not (resume and (out_dir / rundir.INITIAL / "config.json").exists()):
+        hybrid.save_pretrained(out_dir / rundir.INITIAL)  # resuming keeps the weights the search started from
     hybrid.unfreeze_mixture_weights()
     engine = Engine(hybrid, task, train, out_dir, search=search)
     return finish("search", hybrid, task, engine, engine.train(resume), out_dir)

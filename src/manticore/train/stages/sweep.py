@@ -58,10 +58,11 @@ def sweep_grid(num_blocks: int, num_components: int, step: float = SweepSettings
 
 
 def sweep(initial: str | Path, task: Task, grid: Sequence, train: TrainConfig, out_dir: str | Path,
-          fine_tune: bool = SweepSettings.fine_tune) -> list[dict]:
+          fine_tune: bool = SweepSettings.fine_tune, resume: bool = False) -> list[dict]:
     """For every fixed α in `grid`: rewind to `initial`, set and freeze α, fine-tune (or only evaluate).
 
-    Writes out_dir/sweep.json after every point, so a partial sweep is still readable.
+    Writes out_dir/sweep.json after every point, so a partial sweep is still readable; with resume, each
+    point continues from its own checkpoint (a finished point is not trained again).
     """
     from ...hybrid.build import load_hybrid
     from ..engine import evaluate_model, is_main
@@ -71,7 +72,7 @@ def sweep(initial: str | Path, task: Task, grid: Sequence, train: TrainConfig, o
     for i, alphas in enumerate(grid):
         hybrid = load_hybrid(initial)
         if fine_tune:
-            _, result = retrain(hybrid, alphas, task, train, out_dir / f"point-{i:03d}", kind="sweep")
+            _, result = retrain(hybrid, alphas, task, train, out_dir / f"point-{i:03d}", resume, kind="sweep")
             metrics = result["test"]
         else:
             check_vocab(hybrid, task)
@@ -92,7 +93,7 @@ def run(cfg: RunConfig, settings: SweepSettings, resume: bool = False) -> dict:
     if is_main() and not initial.exists():
         initial_hybrid(cfg, task).save_pretrained(initial)
     grid = sweep_grid(cfg.num_blocks, len(cfg.components), settings.grid_step, settings.per_block)
-    return {"points": sweep(initial, task, grid, settings.train, cfg.stage_dir("sweep"), settings.fine_tune)}
+    return {"points": sweep(initial, task, grid, settings.train, cfg.stage_dir("sweep"), settings.fine_tune, resume)}
 
 
 STAGE = Stage("sweep", "fine-tune or evaluate over a grid of fixed mixture weights", __doc__, SweepSettings, run)
