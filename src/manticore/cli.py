@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.set_verbosity_error()  # keep the command's own output readable
     try:
         args.func(args)
-    except (ManticoreError, ValueError, TypeError, FileNotFoundError, ImportError) as err:
+    except (ManticoreError, ValueError, TypeError, OSError, ImportError) as err:
         print(f"manticore {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

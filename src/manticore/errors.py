@@ -10,3 +10,11 @@ class ManticoreError(Exception):
 
 class RunDirectoryBusy(ManticoreError):
     """Another process holds the run directory's lock (one writer per run directory)."""
+
+
+class TrainingDiverged(ManticoreError):
+    """The loss or the weights became non-finite; training stopped and the last good checkpoint is kept."""
+
+
+class SaveFailed(ManticoreError):
+    """A model or file could not be written where the run needs it."""

@@ -60,6 +60,7 @@ from ..tasks.base import IGNORE_INDEX, Task
 from .config import TrainConfig
 from .data import BatchStream, eval_batches
 from .rundir import CHECKPOINT, METRICS, PREVIOUS_CHECKPOINT
+from ..errors import TrainingDiverged
 from .search import SearchConfig
 
 Sampler = Callable[[torch.Tensor], torch.Tensor]  # mixture-weight logits (L, K) -> α (L, K)
@@ -331,6 +332,8 @@ class Engine:
             while self.step < cfg.max_steps:
                 metrics = self.train_step()
                 self.step += 1
+                if not math.isfinite(metrics["loss"]):
+                    self.diverged(f"the training loss is {metrics['loss']}")
                 self._after_step(metrics, bar)
         finally:
             bar.close()
@@ -376,6 +379,13 @@ class Engine:
                 f.write(json.dumps(record) + "\n")
 
     # -- checkpoints ------------------------------------------------------------------------------------------
+    def diverged(self, what: str) -> None:
+        """Stop with a named error; nothing of the diverged state is saved (the last checkpoint stays)."""
+        kept = self.out_dir / CHECKPOINT
+        last = f"the last good checkpoint, {kept}, is kept" if kept.exists() else "no checkpoint was written yet"
+        raise TrainingDiverged(f"{self.out_dir}: training diverged at step {self.step}: {what} (lr {self.config.lr}, "
+                               f"arch_lr {self.config.arch_lr}); {last}. Lower the learning rates or set clip_grad.")
+
     def start_fresh(self) -> None:
         self.step = 0
         if self.rank == 0:
@@ -392,6 +402,9 @@ class Engine:
     def save_checkpoint(self) -> None:
         """Everything needed to continue exactly; written atomically (temporary file, then rename), keeping the
         previous checkpoint beside the new one."""
+        bad = [name for name, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            self.diverged(f"non-finite weights in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
         if self.rank == 0:
             state = {
                 "step": self.step,

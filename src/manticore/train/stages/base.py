@@ -153,6 +153,17 @@ def check_vocab(model: PreTrainedModel, task: Task) -> None:
                          f"build it with vocab_size >= {task.vocab_size}.")
 
 
+def save_model(model: PreTrainedModel, path: Path) -> None:
+    """save_pretrained, and an error (not transformers' one log line) if the model did not land there."""
+    from ...errors import SaveFailed
+
+    if path.exists() and not path.is_dir():
+        raise SaveFailed(f"Can't save the model to {path}: a file is in the way. Move it, or use another out_dir.")
+    model.save_pretrained(path)
+    if not (path / "config.json").is_file() or not any(path.glob("*.safetensors")):
+        raise SaveFailed(f"Saving the model to {path} failed: no config.json and weights there afterwards.")
+
+
 def finish(kind: str, model: PreTrainedModel | ManticorePreTrainedModel, task: Task, engine: Engine,
            metrics: dict[str, float], out_dir: str | Path, **extra: Any) -> dict[str, Any]:
     """Save the trained model (with the task's tokenizer, if it has one) to out_dir/model and its result.json
@@ -160,7 +171,7 @@ def finish(kind: str, model: PreTrainedModel | ManticorePreTrainedModel, task: T
     alphas = model.mixture_weights().detach().tolist() if hasattr(model, "mixture_weights") else None
     if engine.rank != 0:
         return rundir.result_record(kind, task.name, metrics, alphas, **extra)
-    model.save_pretrained(Path(out_dir) / rundir.MODEL)
+    save_model(model, Path(out_dir) / rundir.MODEL)
     if task.tokenizer is not None:  # so that pipeline() and lm-eval load the model's directory as it is
         task.tokenizer.hf_tokenizer().save_pretrained(Path(out_dir) / rundir.MODEL)
     return rundir.write_result(out_dir, kind, task.name, metrics, alphas, **extra)
