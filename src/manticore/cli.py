@@ -121,7 +121,12 @@ def cmd_eval_harness(args) -> None:
     from .harness import evaluate_harness, summary_table, write_results
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    limit = None if args.limit is None else int(args.limit) if args.limit >= 1 else args.limit
+    limit = args.limit
+    if limit is not None:
+        if not (0 < limit < 1 or (limit >= 1 and limit == int(limit))):
+            raise ValueError(f"--limit {limit:g} is not valid; accepted: a whole number of documents >= 1, or a "
+                             "share of each task between 0 and 1.")
+        limit = int(limit) if limit >= 1 else limit
     results = evaluate_harness(args.model_dir, tasks, include_path=args.include_path, tokenizer=args.tokenizer,
                                batch_size=args.batch_size, limit=limit, num_fewshot=args.num_fewshot,
                                device=args.device, dtype=args.dtype, seed=args.seed)

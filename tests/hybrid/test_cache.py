@@ -117,3 +117,53 @@ def test_new_cache_and_reset():
         again = hybrid(input_ids=ids, past_key_values=cache).logits
     assert cache.get_seq_length() == 5
     torch.testing.assert_close(again, first)
+
+
+def test_a_group_given_weight_after_the_cache_was_filled_is_refused():
+    """The review's case: block 1's Mamba group had weight, block 0's had none, when the cache was filled."""
+    hybrid = hybrid_of("gpt_neo", alphas=((1.0, 0.0), (0.5, 0.5)))
+    ids = torch.randint(0, VOCAB, (1, 5))
+    cache = hybrid(input_ids=ids, use_cache=True).past_key_values
+    hybrid.set_mixture_weights([[0.5, 0.5], [0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"group\(s\) \[\(0, 1\)\] have mixture weight now"):
+        hybrid(input_ids=ids[:, :1], past_key_values=cache)
+
+
+def test_projectors_with_hooks_or_adapters_are_not_folded():
+    """Folding stands in for a projector only when it is a plain Linear: a forward hook (as adapters and
+    offloading use) keeps the projector's own forward, so cached generation still equals uncached."""
+    hybrid = hybrid_of("gpt_neo")
+    for block in hybrid.model.blocks:
+        block.proj_in[0].linear.register_forward_hook(lambda module, args, out: out * 0.5)
+    ids = torch.randint(0, VOCAB, (2, 5))
+    settings = dict(max_new_tokens=8, do_sample=False, pad_token_id=0, attention_mask=torch.ones_like(ids))
+    cached = hybrid.generate(ids, return_dict_in_generate=True, **settings)
+    assert not cached.past_key_values.folds or all(key[1] != 0 for key in cached.past_key_values.folds)
+    assert cached.sequences.tolist() == hybrid.generate(ids, use_cache=False, **settings).tolist()
+
+
+def test_training_after_generation_uses_the_live_weights():
+    """Folds live in one generation's cache: a training forward afterwards (even after inference_mode) runs
+    the projectors themselves, and gradients reach every trainable projector."""
+    hybrid = hybrid_of("gpt_neo")
+    ids = torch.randint(0, VOCAB, (2, 6))
+    with torch.inference_mode():
+        hybrid.generate(ids, max_new_tokens=3, do_sample=False, pad_token_id=0)
+    for block in hybrid.model.blocks:
+        block.proj_in.requires_grad_(False)
+    hybrid.train()
+    hybrid(input_ids=ids, labels=ids).loss.backward()
+    assert all(p.grad is not None for block in hybrid.model.blocks for p in block.proj_out.parameters())
+
+
+def test_assisted_decoding_equals_greedy():
+    """Prompt-lookup decoding crops the cache; attention components crop, a Mamba state can't (named error)."""
+    torch.manual_seed(0)
+    hybrid = ManticoreForCausalLM.from_components([tiny_config("gpt_neo"), tiny_config("llama")], num_blocks=2).eval()
+    hybrid.set_mixture_weights([[0.6, 0.4], [0.3, 0.7]])
+    ids = torch.randint(0, 8, (1, 12))  # a small alphabet: the prompt repeats itself, so lookups propose tokens
+    settings = dict(max_new_tokens=10, do_sample=False, pad_token_id=0)
+    assert hybrid.generate(ids, prompt_lookup_num_tokens=3, **settings).tolist() == \
+        hybrid.generate(ids, **settings).tolist()
+    with pytest.raises(ValueError, match="can't be cropped"):
+        hybrid_of("gpt_neo").generate(ids, prompt_lookup_num_tokens=3, **settings)

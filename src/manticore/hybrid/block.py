@@ -4,8 +4,8 @@
 
 Branches with α_k = 0 exactly are not computed (their term is exactly zero). With α_k = 1 exactly, both
 projectors reduce to Trunc/Pad, so their Linear is skipped and the block reproduces component k's group.
-When nothing needs a gradient (inference, generation) and α is fixed, each projector runs as one folded
-Linear, with α_k folded into Proj-out_k (see `Projector.folded`).
+In generation (a cache is given, nothing records gradients, α is fixed), each projector runs as one folded
+Linear, with α_k folded into Proj-out_k (see `Projector.folded`); the cache keeps the folds for its lifetime.
 A pruned branch (an empty group, from `discretize`) has no projectors and its α_k is always 0.
 
 Shapes: b = batch, t = sequence length, D = d_max.
@@ -73,6 +73,7 @@ class ManticoreBlock(GradientCheckpointingLayer):
         weights: Sequence[float],
         components: Sequence[ComponentAdapter],
         contexts: Sequence[dict[str, Any]],
+        folds: dict | None = None,
     ) -> torch.Tensor:
         """x: (b, t, D) -> (b, t, D).
 
@@ -80,14 +81,15 @@ class ManticoreBlock(GradientCheckpointingLayer):
         gradient reaches it), or plain floats when it needs none (fewer ops per step, e.g. in generation).
         weights: their values on the host, which decide which branches run and which are exactly 1 (the caller
         reads them once per forward, not once per block).
+        folds: where to keep folded projectors (a generation's ManticoreCache), or None not to fold.
         """
         out = None
         for k, weight in enumerate(weights):
             if weight == 0.0:
                 continue  # a zero-weight branch contributes exactly nothing
             alpha = None if weight == 1.0 else alphas[k]
-            if alpha is not None and self.foldable(k, alpha):
-                term = self.folded_branch(k, x, alpha, components[k], contexts[k])
+            if folds is not None and isinstance(alpha, float) and self.foldable(k):
+                term = self.folded_branch(k, x, alpha, components[k], contexts[k], folds)
             else:
                 h = self.branch(k, x, alpha, components[k], contexts[k])
                 term = h if alpha is None else alpha * h
@@ -108,17 +110,21 @@ class ManticoreBlock(GradientCheckpointingLayer):
             h = h.to(x.dtype)
         return trunc_or_pad(h, x.shape[-1]) if alpha is None else self.proj_out[k](h, alpha)
 
-    def foldable(self, k: int, alpha) -> bool:
-        """Whether branch k can run its projectors folded: α_k is a fixed float and no projector weight is
-        being trained in this forward."""
-        return isinstance(alpha, float) and not (torch.is_grad_enabled() and self.proj_in[k].linear.weight.requires_grad)
+    def foldable(self, k: int) -> bool:
+        """Whether branch k's projectors can run folded: no gradient is recorded and both are plain Linears."""
+        return not torch.is_grad_enabled() and self.proj_in[k].foldable() and self.proj_out[k].foldable()
 
-    def folded_branch(self, k: int, x: torch.Tensor, alpha: float, component: ComponentAdapter, context) -> torch.Tensor:
-        """α_k · h_k(x; α_k) with both projectors as single folded Linears: (b, t, D) -> (b, t, D)."""
+    def folded_branch(self, k: int, x: torch.Tensor, alpha: float, component: ComponentAdapter, context,
+                      folds: dict) -> torch.Tensor:
+        """α_k · h_k(x; α_k) with both projectors as single folded Linears, kept in `folds`: (b, t, D) -> (b, t, D)."""
+        key = (id(self), k, alpha)
+        if key not in folds:
+            folds[key] = (self.proj_in[k].folded(alpha), self.proj_out[k].folded(alpha, scale=alpha))
+        fold_in, fold_out = folds[key]
         start, stop = self.groups[k]
-        h = F.linear(x, *self.proj_in[k].folded(alpha))
+        h = F.linear(x, *fold_in)
         h = component.run_blocks(h, start, stop, context, first=self.firsts[k], last=self.lasts[k])
-        return F.linear(h.to(x.dtype), *self.proj_out[k].folded(alpha, scale=alpha))
+        return F.linear(h.to(x.dtype), *fold_out)
 
     def extra_repr(self) -> str:
         return "groups=" + ", ".join(f"k{k}:[{a},{b})" if a != b else f"k{k}:pruned" for k, (a, b) in enumerate(self.groups))

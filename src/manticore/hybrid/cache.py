@@ -27,9 +27,14 @@ class ManticoreCache(Cache):
 
     component_configs: the K components' configs (after any pruning), as the hybrid's adapters hold them.
     active: for each component, whether it has non-zero weight in some block (so its blocks run).
+    groups: (L, K), which (block, component) groups have weight: the branches whose layers hold state.
+
+    It also keeps the folded projectors of its generation (`folds`, see `Projector.folded`): made for the
+    weights at first use, so don't change the hybrid's weights while continuing a cache.
     """
 
-    def __init__(self, component_configs: Sequence[PretrainedConfig], active: Sequence[bool]):
+    def __init__(self, component_configs: Sequence[PretrainedConfig], active: Sequence[bool],
+                 groups: Sequence[Sequence[bool]] | None = None):
         if len(component_configs) != len(active):
             raise ValueError(f"ManticoreCache needs one `active` flag per component: got {len(active)} flags for "
                              f"{len(component_configs)} components.")
@@ -38,19 +43,29 @@ class ManticoreCache(Cache):
         ]
         super().__init__(layers=[layer for cache in self.components if cache is not None for layer in cache.layers])
         self.seen_tokens = 0  # positions processed so far (the same for every component)
+        self.groups = None if groups is None else tuple(tuple(bool(g) for g in row) for row in groups)
+        self.folds: dict = {}
 
     @property
     def active(self) -> list[bool]:
         return [cache is not None for cache in self.components]
 
-    def check_active(self, active: Sequence[bool]) -> None:
-        """Raise if a component that this forward runs has no cache (α gave it weight after the cache was made)."""
+    def check_active(self, active: Sequence[bool], groups: Sequence[Sequence[bool]] | None = None) -> None:
+        """Raise if this forward runs a branch the cache holds no state for: a component, or a (block,
+        component) group, that α gave weight after the cache was made."""
         missing = [k for k, (on, cache) in enumerate(zip(active, self.components)) if on and cache is None]
         if missing:
             raise ValueError(
                 f"Component(s) {missing} have mixture weight now but held none when this cache was made, so the cache "
                 "has no state for them. Start generation again with a fresh cache after changing the mixture weights."
             )
+        if groups is not None and self.groups is not None and self.seen_tokens and groups != self.groups:
+            new = [(l, k) for l, row in enumerate(groups) for k, on in enumerate(row) if on and not self.groups[l][k]]
+            if new:
+                raise ValueError(
+                    f"Block/component group(s) {new} have mixture weight now but had none while this cache was filled, "
+                    "so their layers hold no state. Start generation again with a fresh cache after changing the "
+                    "mixture weights.")
 
     def advance(self, new_tokens: int) -> None:
         """Record that a forward has processed `new_tokens` more positions."""
@@ -70,6 +85,7 @@ class ManticoreCache(Cache):
     def reset(self) -> None:
         super().reset()
         self.seen_tokens = 0
+        self.folds.clear()
 
     def crop(self, tokens_to_remove: int) -> None:
         """Drop the last `-tokens_to_remove` positions (a negative count, as `Cache.crop` takes); only caches whose

@@ -34,7 +34,6 @@ class MixtureWeights(nn.Module):
         super().__init__()
         self.logits = nn.Parameter(torch.zeros(num_blocks, num_components))
         self.pruned = pruned if pruned is not None and any(any(row) for row in pruned) else None
-        self._memo: tuple[tuple, Mixture] | None = None
 
     def initial_logits(self) -> torch.Tensor:
         """(L, K) logits of the initial α: uniform over each block's branches that aren't pruned."""
@@ -73,23 +72,12 @@ class MixtureWeights(nn.Module):
 
     @torch.compiler.disable  # reads α on the host: runs eagerly, one graph break per forward at any L
     def resolve(self, sampler: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Mixture:
-        """α for a forward (see `forward`), with its host values checked against pruning.
-
-        When α is fixed (no sampler; logits frozen or no gradient being recorded) the result is kept until the
-        logits change (any in-place update, `set`, loading, moving), so a generation step pays no softmax or
-        host sync for it.
-        """
-        fixed = sampler is None and not (self.logits.requires_grad and torch.is_grad_enabled())
-        key = (self.logits._version, self.logits.data_ptr(), self.logits.dtype, self.logits.device) if fixed else None
-        if fixed and self._memo is not None and self._memo[0] == key:
-            return self._memo[1]
+        """α for a forward (see `forward`), its values on the host (read once per forward), checked against
+        pruning, and which components have weight in some block."""
         alphas = self(sampler)
         weights = alphas.detach().tolist()
         self.check_pruned(weights)
-        active = [any(row[k] > 0 for row in weights) for k in range(len(weights[0]))]
-        mixture = Mixture(alphas, weights, active)
-        self._memo = (key, mixture) if fixed else None
-        return mixture
+        return Mixture(alphas, weights, [any(row[k] > 0 for row in weights) for k in range(len(weights[0]))])
 
     @torch.no_grad()
     def set(self, weights) -> None:

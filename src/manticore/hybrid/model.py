@@ -201,7 +201,7 @@ class ManticoreModel(ManticorePreTrainedModel):
         x = self.embed(input_ids, inputs_embeds)
         # α, and its values on the host once per forward (not once per block): which branches run, which are exact
         alphas, weights, active = self.mixture.resolve(mixture_sampler)
-        cache = self.cache_for(past_key_values, use_cache, active)
+        cache = self.cache_for(past_key_values, use_cache, weights)
         past = 0 if cache is None else cache.get_seq_length()
         self.check_sequence_length(past + x.shape[1], active)
         if position_ids is None:
@@ -210,9 +210,10 @@ class ManticoreModel(ManticorePreTrainedModel):
                     if on else None for k, (c, on) in enumerate(zip(self.components, active))]
         # the weights used in the math: tensors when α gets a gradient, else the host floats (fewer ops)
         mix = [row.unbind(0) for row in alphas.unbind(0)] if alphas.requires_grad else weights
+        folds = cache.folds if cache is not None and not torch.is_grad_enabled() else None  # generation only
         hidden_states = [x] if output_hidden_states else None
         for block, alpha, weight in zip(self.blocks, mix, weights):
-            x = block(x, alpha, weight, self.components, contexts)
+            x = block(x, alpha, weight, self.components, contexts, folds)
             if hidden_states is not None:
                 hidden_states.append(x)
         if cache is not None:
@@ -220,24 +221,28 @@ class ManticoreModel(ManticorePreTrainedModel):
         return BaseModelOutputWithPast(last_hidden_state=x, past_key_values=cache,
                                        hidden_states=None if hidden_states is None else tuple(hidden_states))
 
-    def new_cache(self, active: list[bool] | None = None) -> ManticoreCache:
-        """An empty `ManticoreCache` for this hybrid: a cache for each component with weight in some block (or for
-        those `active` says)."""
-        if active is None:
-            active = self.mixture.resolve().active
-        return ManticoreCache([c.config for c in self.components], active)
+    def new_cache(self, weights: list[list[float]] | None = None) -> ManticoreCache:
+        """An empty `ManticoreCache` for this hybrid under α (L, K) host values (default: the current α): a cache
+        for each component with weight in some block."""
+        if weights is None:
+            weights = self.mixture.resolve().weights
+        groups = tuple(tuple(w > 0 for w in row) for row in weights)
+        active = [any(row[k] for row in groups) for k in range(len(self.components))]
+        return ManticoreCache([c.config for c in self.components], active, groups)
 
-    def cache_for(self, past_key_values, use_cache: bool | None, active: list[bool]) -> ManticoreCache | None:
+    def cache_for(self, past_key_values, use_cache: bool | None, weights: list[list[float]]) -> ManticoreCache | None:
         """The cache this forward reads and updates: the one given, a new one (use_cache), or None."""
         if past_key_values is None:
-            return self.new_cache(active) if use_cache else None
+            return self.new_cache(weights) if use_cache else None
         if not isinstance(past_key_values, ManticoreCache):
             raise TypeError(
                 f"A Manticore hybrid's past_key_values must be a ManticoreCache (one cache per component); got "
                 f"{type(past_key_values).__name__}. Pass None with use_cache=True (as generate does) to start one, "
                 "or model.model.new_cache()."
             )
-        past_key_values.check_active(active)
+        groups = tuple(tuple(w > 0 for w in row) for row in weights)
+        if groups != past_key_values.groups:  # the usual case, the same branches as when the cache was made, is free
+            past_key_values.check_active([any(row[k] for row in groups) for k in range(len(self.components))], groups)
         return past_key_values
 
     def embed(self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None) -> torch.Tensor:
@@ -302,9 +307,18 @@ class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
 
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
-        """No: generate must not make a `DynamicCache` from the hybrid's config; the first forward with
-        use_cache=True makes the `ManticoreCache` instead (as Mamba-like models do in transformers)."""
+        """No: a `DynamicCache` built from the hybrid's config would not fit; see `_prepare_cache_for_generation`."""
         return False
+
+    def _prepare_cache_for_generation(self, generation_config, model_kwargs: dict, *args, **kwargs) -> None:
+        """generate's cache: a fresh `ManticoreCache` (assisted decoding needs one before the first forward),
+        unless the caller passed a cache or use_cache=False."""
+        if model_kwargs.get("past_key_values") is not None or generation_config.use_cache is False:
+            return super()._prepare_cache_for_generation(generation_config, model_kwargs, *args, **kwargs)
+        if generation_config.cache_implementation not in (None, "dynamic"):
+            raise ValueError(f"cache_implementation={generation_config.cache_implementation!r} is not supported by "
+                             "Manticore hybrids: they keep a ManticoreCache (each component's dynamic cache).")
+        model_kwargs["past_key_values"] = self.model.new_cache()
 
     def forward(
         self,

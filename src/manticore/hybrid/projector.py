@@ -8,8 +8,8 @@ Trunc / Pad and the component's blocks see their own features.
 
 Trunc/Pad is a linear map too (the matrix E = eye(d_out, d_in)), so for a fixed α the projector is one Linear
 with weight (1 - α)·W + α·E and bias (1 - α)·b. `folded` builds those (optionally scaled, so the Manticore
-block can fold α_k · Proj-out_k into them as well) and keeps them until α or the weights change; inference
-uses them, which makes a generation step one matrix product per projector.
+block can fold α_k · Proj-out_k into them as well); generation keeps them in its `ManticoreCache` for the
+length of one `generate` call, which makes a decode step one matrix product per projector.
 
 Shapes: b = batch, t = sequence length.
 """
@@ -41,7 +41,6 @@ class Projector(nn.Module):
         super().__init__()
         self.d_in, self.d_out, self.init = d_in, d_out, init
         self.linear = nn.Linear(d_in, d_out, bias=bias)
-        self._folded: tuple[tuple, tuple[torch.Tensor, torch.Tensor | None]] | None = None
 
     def forward(self, x: torch.Tensor, alpha: torch.Tensor | float | None = None) -> torch.Tensor:
         """x: (b, t, d_in); alpha: a 0-d tensor or float in [0, 1], or None for α = 1 (Trunc/Pad only, exactly)."""
@@ -53,21 +52,21 @@ class Projector(nn.Module):
             alpha = alpha.to(out.dtype)
         return torch.lerp(out, residual.to(out.dtype), alpha)  # (1 - α)·Linear(x) + α·residual, in one op
 
+    def foldable(self) -> bool:
+        """Whether `folded` stands for this projector exactly: a plain nn.Linear (not an adapter, a quantised or
+        offloaded layer) without hooks, whose weights are materialised."""
+        linear = self.linear
+        return (type(linear) is nn.Linear and not linear._forward_hooks and not linear._forward_pre_hooks
+                and linear.weight.device.type != "meta")
+
     @torch.no_grad()
     def folded(self, alpha: float, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(weight (d_out, d_in), bias (d_out,) or None) of scale · Proj(·; α) as one Linear, without gradient.
-
-        Kept until α, the scale or the Linear's weights change (any in-place update, loading or moving them).
-        """
+        """(weight (d_out, d_in), bias (d_out,) or None) of scale · Proj(·; α) as one Linear, without gradient,
+        for the Linear's current weights (the caller keeps them only while those can't change)."""
         weight, bias = self.linear.weight, self.linear.bias
-        key = (alpha, scale, weight._version, weight.data_ptr(), weight.dtype, weight.device,
-               None if bias is None else (bias._version, bias.data_ptr()))
-        if self._folded is None or self._folded[0] != key:
-            trunc_pad = torch.eye(self.d_out, self.d_in, dtype=weight.dtype, device=weight.device)
-            folded_weight = torch.lerp(weight, trunc_pad, alpha) * scale
-            folded_bias = None if bias is None else bias * ((1 - alpha) * scale)
-            self._folded = (key, (folded_weight, folded_bias))
-        return self._folded[1]
+        trunc_pad = torch.eye(self.d_out, self.d_in, dtype=weight.dtype, device=weight.device)
+        folded_bias = None if bias is None else bias * ((1 - alpha) * scale)
+        return torch.lerp(weight, trunc_pad, alpha) * scale, folded_bias
 
     def extra_repr(self) -> str:
         return f"d_in={self.d_in}, d_out={self.d_out}, init={self.init!r}"

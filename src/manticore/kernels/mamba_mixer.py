@@ -109,7 +109,10 @@ class FastScanMambaMixer(MambaMixer):
         time_step, B, C = torch.split(
             self.x_proj(x), [self.time_step_rank, self.ssm_state_size, self.ssm_state_size], dim=-1
         )  # (b, r), (b, n), (b, n)
-        dt = F.softplus(self.dt_proj(time_step).float())[..., None]  # (b, d, 1)
+        dt = F.linear(time_step, self.dt_proj.weight).float()  # (b, d); the bias is added in float32, as the scan does
+        if self.dt_proj.bias is not None:
+            dt = dt + self.dt_proj.bias.float()
+        dt = F.softplus(dt)[..., None]  # (b, d, 1)
         state = cache.get_recurrent_state(self.layer_idx)  # (b, d, n)
         A = -torch.exp(self.A_log.float())  # (d, n)
         x32 = x.float()
