@@ -402,7 +402,10 @@ class Engine:
     def save_checkpoint(self) -> None:
         """Everything needed to continue exactly; written atomically (temporary file, then rename), keeping the
         previous checkpoint beside the new one."""
-        bad = [name for name, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+        # NaN or ±inf anywhere is divergence, except -inf in mixture-weight logits: an exact zero weight
+        arch = {id(p) for p in getattr(self.model, "architecture_parameters", lambda: [])()}
+        bad = [name for name, p in self.model.named_parameters()
+               if ((torch.isnan(p).any() or (p == float("inf")).any()) if id(p) in arch else not torch.isfinite(p).all())]
         if bad:
             self.diverged(f"non-finite weights in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
         if self.rank == 0:
