@@ -16,6 +16,7 @@ Shapes: b = batch; attention layers hold keys and values (b, heads, past, head_d
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from transformers import DynamicCache, PretrainedConfig
@@ -45,6 +46,17 @@ class ManticoreCache(Cache):
         self.seen_tokens = 0  # positions processed so far (the same for every component)
         self.groups = None if groups is None else tuple(tuple(bool(g) for g in row) for row in groups)
         self.folds: dict = {}
+        self._mixture: tuple[tuple, Any] | None = None
+
+    def remember(self, logits: torch.Tensor, mixture: Any) -> None:
+        """Keep α as a generation step read it, for the next steps while the logits are unchanged."""
+        self._mixture = ((logits._version, logits.data_ptr()), mixture)
+
+    def mixture_of(self, logits: torch.Tensor) -> Any | None:
+        """The α a previous step of this generation read, if the logits have not changed since; else None."""
+        if self._mixture is not None and self._mixture[0] == (logits._version, logits.data_ptr()):
+            return self._mixture[1]
+        return None
 
     @property
     def active(self) -> list[bool]:
@@ -86,6 +98,7 @@ class ManticoreCache(Cache):
         super().reset()
         self.seen_tokens = 0
         self.folds.clear()
+        self._mixture = None
 
     def crop(self, tokens_to_remove: int) -> None:
         """Drop the last `-tokens_to_remove` positions (a negative count, as `Cache.crop` takes); only caches whose

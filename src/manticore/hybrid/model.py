@@ -28,7 +28,7 @@ from ..components.registry import adapter_class
 from .block import ManticoreBlock
 from .cache import ManticoreCache
 from .config import ManticoreConfig
-from .mixture import MixtureWeights
+from .mixture import Mixture, MixtureWeights
 from .projector import Projector
 
 
@@ -200,8 +200,13 @@ class ManticoreModel(ManticorePreTrainedModel):
         """
         x = self.embed(input_ids, inputs_embeds)
         # α, and its values on the host once per forward (not once per block): which branches run, which are exact
-        alphas, weights, active = self.mixture.resolve(mixture_sampler)
-        cache = self.cache_for(past_key_values, use_cache, weights)
+        fixed = mixture_sampler is None and not torch.is_grad_enabled()
+        mixture = past_key_values.mixture_of(self.mixture.logits) if fixed and isinstance(past_key_values, ManticoreCache) \
+            else None  # a generation step with unchanged α reuses what its first step read
+        alphas, weights, active = mixture or self.mixture.resolve(mixture_sampler)
+        cache = past_key_values if mixture is not None else self.cache_for(past_key_values, use_cache, weights)
+        if fixed and cache is not None and mixture is None:
+            cache.remember(self.mixture.logits, Mixture(alphas, weights, active))
         past = 0 if cache is None else cache.get_seq_length()
         self.check_sequence_length(past + x.shape[1], active)
         if position_ids is None:
