@@ -210,12 +210,18 @@ def test_patched_mamba_matches_transformers(train):
         assert rel_err(grads[1][name], want) <= 1e-4, name
 
 
-def test_patched_mamba_generates_what_transformers_generates():
-    """Prefill through the fast scan (its final state into the cache) and the fast one-token step."""
+def slow_and_fast_lms():
+    """A tiny Mamba LM on transformers' path, and a copy of it with the fast scan and step."""
     torch.manual_seed(0)
     slow = MambaForCausalLM(tiny_mamba_config()).eval()
     fast = copy.deepcopy(slow)
     use_fast_scan(fast)
+    return slow, fast
+
+
+def test_patched_mamba_generates_what_transformers_generates():
+    """Prefill through the fast scan (its final state into the cache) and the fast one-token step."""
+    slow, fast = slow_and_fast_lms()
     ids = torch.randint(0, 61, (2, 9))
     kwargs = dict(max_new_tokens=20, do_sample=False, pad_token_id=0)
     assert torch.equal(fast.generate(ids, **kwargs), slow.generate(ids, **kwargs))
@@ -223,10 +229,7 @@ def test_patched_mamba_generates_what_transformers_generates():
 
 def test_patched_mamba_cache_states_match_transformers():
     """After a prefill and three steps, the conv and SSM states and the logits agree with transformers' path."""
-    torch.manual_seed(0)
-    slow = MambaForCausalLM(tiny_mamba_config()).eval()
-    fast = copy.deepcopy(slow)
-    use_fast_scan(fast)
+    slow, fast = slow_and_fast_lms()
     ids = torch.randint(0, 61, (2, 12))
     with torch.no_grad():
         outs = []
