@@ -199,14 +199,7 @@ class ManticoreModel(ManticorePreTrainedModel):
         mixture_sampler: logits (L, K) -> α (L, K) for this forward (a search algorithm's sampler); None: α.
         """
         x = self.embed(input_ids, inputs_embeds)
-        # α, and its values on the host once per forward (not once per block): which branches run, which are exact
-        fixed = mixture_sampler is None and not torch.is_grad_enabled()
-        mixture = past_key_values.mixture_of(self.mixture.logits) if fixed and isinstance(past_key_values, ManticoreCache) \
-            else None  # a generation step with unchanged α reuses what its first step read
-        alphas, weights, active = mixture or self.mixture.resolve(mixture_sampler)
-        cache = past_key_values if mixture is not None else self.cache_for(past_key_values, use_cache, weights)
-        if fixed and cache is not None and mixture is None:
-            cache.remember(self.mixture.logits, Mixture(alphas, weights, active))
+        (alphas, weights, active), cache = self.mixture_and_cache(past_key_values, use_cache, mixture_sampler)
         past = 0 if cache is None else cache.get_seq_length()
         self.check_sequence_length(past + x.shape[1], active)
         if position_ids is None:
@@ -234,6 +227,21 @@ class ManticoreModel(ManticorePreTrainedModel):
         groups = tuple(tuple(w > 0 for w in row) for row in weights)
         active = [any(row[k] for row in groups) for k in range(len(self.components))]
         return ManticoreCache([c.config for c in self.components], active, groups)
+
+    def mixture_and_cache(self, past_key_values, use_cache: bool | None,
+                          sampler: Callable[[torch.Tensor], torch.Tensor] | None) -> tuple[Mixture, ManticoreCache | None]:
+        """α for this forward, with its values on the host read once (not once per block), and the cache the
+        forward reads and updates. A generation step whose α is unchanged reuses what its first step read."""
+        fixed = sampler is None and not torch.is_grad_enabled()
+        if fixed and isinstance(past_key_values, ManticoreCache):
+            mixture = past_key_values.mixture_of(self.mixture.logits)
+            if mixture is not None:
+                return mixture, past_key_values
+        mixture = self.mixture.resolve(sampler)
+        cache = self.cache_for(past_key_values, use_cache, mixture.weights)
+        if fixed and cache is not None:
+            cache.remember(self.mixture.logits, mixture)
+        return mixture, cache
 
     def cache_for(self, past_key_values, use_cache: bool | None, weights: list[list[float]]) -> ManticoreCache | None:
         """The cache this forward reads and updates: the one given, a new one (use_cache), or None."""
