@@ -27,6 +27,33 @@ def rebuild_component_config(config: dict[str, Any]) -> PretrainedConfig:
     return AutoConfig.for_model(config.pop("model_type"), **config)
 
 
+def accepted_keywords(cls: type[PretrainedConfig]) -> set[str]:
+    """The keywords a config accepts: its own fields, PretrainedConfig's, the ones PretrainedConfig's
+    __post_init__ consumes, and the generation parameters it drops."""
+    from dataclasses import fields
+
+    from transformers import GenerationConfig
+
+    consumed = {"torch_dtype", "num_labels", "name_or_path", "_name_or_path", "_commit_hash", "output_attentions",
+                "attn_implementation", "experts_implementation", "per_layer_config", "rope_scaling", "rope_theta",
+                "auto_map", "model_type", "transformers_version", "tokenizer_class", "task_specific_params"}
+    own = {name for klass in cls.__mro__ for name in getattr(klass, "__annotations__", {})}
+    return own | {f.name for f in fields(PretrainedConfig)} | consumed | set(GenerationConfig._get_default_generation_params())
+
+
+def check_keywords(cls: type[PretrainedConfig], kwargs: dict[str, Any]) -> None:
+    """Refuse keywords the config doesn't know (a misspelt field would otherwise be stored and ignored)."""
+    import difflib
+
+    accepted = accepted_keywords(cls)
+    unknown = sorted(k for k in kwargs if k not in accepted)
+    if unknown:
+        own = sorted(k for k in getattr(cls, "__annotations__", {}) if not k.startswith("_"))
+        hints = [f"{k!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(k, own, n=1)) else repr(k)
+                 for k in unknown]
+        raise ValueError(f"{cls.__name__} got unknown keyword(s) {', '.join(hints)}; its fields are {own}.")
+
+
 def valid_block_counts(depths: list[int]) -> list[int]:
     """Every L that divides all component depths."""
     return [n for n in range(1, min(depths) + 1) if all(d % n == 0 for d in depths)]
@@ -74,10 +101,13 @@ class ManticoreConfig(PretrainedConfig):
     last_groups: list[int | None] | None = None
 
     def __post_init__(self, **kwargs):
+        check_keywords(type(self), kwargs)
         if self.components is not None:
             self.components = [component_config_dict(c) for c in self.components]
             self._validate()
         super().__post_init__(**kwargs)
+        if not isinstance(self.num_labels, int) or isinstance(self.num_labels, bool) or self.num_labels < 1:
+            raise ValueError(f"num_labels must be an integer >= 1 (1 for regression), got {self.num_labels!r}.")
 
     def component_configs(self) -> list[PretrainedConfig]:
         return [rebuild_component_config(c) for c in self.components or []]
@@ -144,8 +174,9 @@ class ManticoreConfig(PretrainedConfig):
         self.hidden_size = max(c.hidden_size for c in configs)
         if self.vocab_size is None:
             self.vocab_size = configs[0].vocab_size
-        if not isinstance(self.vocab_size, int) or self.vocab_size <= 0:
+        if not isinstance(self.vocab_size, int) or isinstance(self.vocab_size, bool) or self.vocab_size <= 0:
             raise ValueError(f"vocab_size must be a positive integer, got {self.vocab_size!r}.")
+
 
     def _validate_groups(self, depths: list[int]) -> None:
         """Explicit groups: K x L contiguous [start, stop) ranges covering each depth; first/last consistent."""

@@ -10,6 +10,7 @@ refuses non-zero weight on them and they start at -inf.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -76,6 +77,10 @@ class MixtureWeights(nn.Module):
         pruning, and which components have weight in some block."""
         alphas = self(sampler)
         weights = alphas.detach().tolist()
+        bad = [l for l, row in enumerate(weights) if not all(math.isfinite(w) for w in row)]
+        if bad:
+            raise ValueError(f"The mixture weights of block(s) {bad} are not finite ({[weights[l] for l in bad]}): their "
+                             "logits are NaN or all -inf. Set them again with set_mixture_weights.")
         self.check_pruned(weights)
         return Mixture(alphas, weights, [any(row[k] > 0 for row in weights) for k in range(len(weights[0]))])
 

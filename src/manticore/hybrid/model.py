@@ -201,6 +201,9 @@ class ManticoreModel(ManticorePreTrainedModel):
         x = self.embed(input_ids, inputs_embeds)
         (alphas, weights, active), cache = self.mixture_and_cache(past_key_values, use_cache, mixture_sampler)
         past = 0 if cache is None else cache.get_seq_length()
+        if attention_mask is not None and tuple(attention_mask.shape) != (x.shape[0], past + x.shape[1]):
+            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}; expected (batch, cached + new "
+                             f"positions) = ({x.shape[0]}, {past + x.shape[1]}).")
         self.check_sequence_length(past + x.shape[1], active)
         if position_ids is None:
             position_ids = torch.arange(past, past + x.shape[1], device=x.device)[None]
@@ -262,10 +265,14 @@ class ManticoreModel(ManticorePreTrainedModel):
         """(b, t) token ids -> (b, t, D), checking the ids are in the vocabulary."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids (b, t) or inputs_embeds (b, t, d_max).")
-        if inputs_embeds is not None:
+        if inputs_embeds is not None:  # used as given: NaN is not looked for (a host sync per forward); it makes
+            # NaN logits, and the training engine stops on a non-finite loss (TrainingDiverged)
+            if inputs_embeds.dim() != 3 or inputs_embeds.shape[1] == 0 or inputs_embeds.shape[2] != self.config.hidden_size:
+                raise ValueError(f"inputs_embeds must have shape (batch, length >= 1, d_max={self.config.hidden_size}); "
+                                 f"got {tuple(inputs_embeds.shape)}.")
             return inputs_embeds
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must have shape (batch, length); got {tuple(input_ids.shape)}.")
+        if input_ids.dim() != 2 or input_ids.shape[1] == 0:
+            raise ValueError(f"input_ids must have shape (batch, length >= 1); got {tuple(input_ids.shape)}.")
         if input_ids.device.type == "cpu" or torch.compiler.is_compiling():
             try:  # out-of-range ids raise IndexError on CPU: check them only then, at no cost otherwise
                 return self.embed_tokens(input_ids)
@@ -295,6 +302,32 @@ class ManticoreModel(ManticorePreTrainedModel):
                     f"{limit} positions. Shorten the input, or set component {k}'s mixture weights to 0 "
                     "(model.set_mixture_weights) so it is not used."
                 )
+
+
+def labels_are_floats(labels: torch.Tensor | None) -> bool:
+    return labels is not None and labels.is_floating_point()
+
+
+def checked_loss(loss: Callable[[], torch.Tensor], labels: torch.Tensor, classes: int | None) -> torch.Tensor:
+    """loss(), with labels outside [0, classes) (other than -100, ignored) named instead of torch's IndexError.
+    On CPU they are looked for only when the loss fails (no cost otherwise); elsewhere (a device-side assert)
+    first. classes None: no range to check (regression)."""
+    if classes is None:
+        return loss()
+    if labels.device.type != "cpu":
+        check_labels(labels, classes)
+        return loss()
+    try:
+        return loss()
+    except (IndexError, RuntimeError):
+        check_labels(labels, classes)
+        raise
+
+
+def check_labels(labels: torch.Tensor, classes: int) -> None:
+    bad = labels[((labels < 0) & (labels != -100)) | (labels >= classes)]
+    if bad.numel():
+        raise ValueError(f"Labels must be in [0, {classes}) (or -100, ignored); got {bad.unique()[:5].tolist()}.")
 
 
 class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
@@ -355,7 +388,8 @@ class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
         hidden = out.last_hidden_state
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
         logits = self.lm_head(hidden[:, keep])
-        loss = None if labels is None else ForCausalLMLoss(logits, labels, self.config.vocab_size, **kwargs)
+        loss = None if labels is None else checked_loss(
+            lambda: ForCausalLMLoss(logits, labels, self.config.vocab_size, **kwargs), labels, self.config.vocab_size)
         return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=out.past_key_values,
                                       hidden_states=out.hidden_states)
 
@@ -387,7 +421,9 @@ class ManticoreForSequenceClassification(ManticorePreTrainedModel):
         hidden = out.last_hidden_state
         last = self.last_token_index(input_ids, attention_mask, hidden.shape[:2])
         logits = self.score(hidden[torch.arange(hidden.shape[0], device=hidden.device), last])
-        loss = None if labels is None else ForSequenceClassificationLoss(labels, logits, self.config)
+        classes = self.config.num_labels if self.config.num_labels > 1 and not labels_are_floats(labels) else None
+        loss = None if labels is None else checked_loss(
+            lambda: ForSequenceClassificationLoss(labels, logits, self.config), labels, classes)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 
     def last_token_index(self, input_ids, attention_mask, shape) -> torch.Tensor:
