@@ -5,11 +5,22 @@ Light on purpose (no torch): stage settings embed it, and the CLI lists them in 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 PRECISIONS = ("fp32", "bf16")
 SCHEDULES = ("linear", "constant")
+
+
+def is_int(value: Any) -> bool:
+    """An integer, and not a bool (YAML's true is not a step count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float, and not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check(condition: bool, field: str, value: Any, accepted: str) -> None:
@@ -59,17 +70,20 @@ class TrainConfig:
     def __post_init__(self):
         for name in ("max_steps", "batch_size", "grad_accum"):
             value = getattr(self, name)
-            check(isinstance(value, int) and value > 0, name, value, "a positive integer")
+            check(is_int(value) and value > 0, name, value, "a positive integer")
         for name in ("warmup_steps", "eval_every", "log_every", "checkpoint_every"):
             value = getattr(self, name)
-            check(isinstance(value, int) and value >= 0, name, value, "a non-negative integer")
+            check(is_int(value) and value >= 0, name, value, "a non-negative integer")
         for name in ("lr", "arch_lr", "weight_decay"):
             value = getattr(self, name)
-            check(isinstance(value, (int, float)) and value >= 0, name, value, "a number >= 0")
-        check(self.clip_grad is None or self.clip_grad > 0, "clip_grad", self.clip_grad, "a number > 0 or None")
+            check(is_number(value) and value >= 0, name, value, "a finite number >= 0")
+        check(is_int(self.seed), "seed", self.seed, "an integer")
+        check(self.clip_grad is None or (is_number(self.clip_grad) and self.clip_grad > 0), "clip_grad", self.clip_grad,
+              "a finite number > 0 or None")
         check(self.schedule in SCHEDULES, "schedule", self.schedule, " or ".join(SCHEDULES))
         check(self.precision in PRECISIONS, "precision", self.precision, " or ".join(PRECISIONS))
-        check(self.eval_batches is None or self.eval_batches > 0, "eval_batches", self.eval_batches, "None or > 0")
+        check(self.eval_batches is None or (is_int(self.eval_batches) and self.eval_batches > 0), "eval_batches",
+              self.eval_batches, "None or a positive integer")
         names = {f.name for f in fields(self)}
         check(isinstance(self.resume_override, (list, tuple)) and all(n in names for n in self.resume_override),
               "resume_override", self.resume_override, f"a list of TrainConfig fields ({', '.join(sorted(names))})")

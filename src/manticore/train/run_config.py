@@ -21,6 +21,7 @@ section (each stage's typed settings, `train.*` and `search.*` included, whether
 from __future__ import annotations
 
 import copy
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ import yaml
 from . import stages as stage_registry
 from .config import TrainConfig
 from .search import SearchConfig
-from .settings import build
+from .settings import build, describe_type
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the shipped run configs (demo, quickstart, ...)
 
@@ -52,6 +53,29 @@ class ComponentSpec:
             raise ValueError(f"components[{self.name}]: give exactly one of 'path' or 'config'.")
         if self.config is not None and "model_type" not in self.config:
             raise ValueError(f"components[{self.name}].config needs a 'model_type' (e.g. gpt_neo, mamba).")
+        if self.config is not None:
+            self.check_config()
+
+    def check_config(self) -> None:
+        """The config's fields against its transformers config class: known model_type, and values of the types
+        the class declares (transformers itself would take hidden_size: big and fail later)."""
+        from transformers import AutoConfig
+
+        from .settings import matches
+
+        values = dict(self.config)
+        model_type = values.pop("model_type")
+        try:
+            cls = type(AutoConfig.for_model(model_type))
+        except ValueError as err:
+            raise ValueError(f"components[{self.name}].config: model_type {model_type!r}: {str(err)[:300]}") from None
+        hints = {k: v for klass in reversed(cls.__mro__) for k, v in getattr(klass, "__annotations__", {}).items()}
+        for key, value in values.items():
+            hint = hints.get(key)
+            if hint is not None and not isinstance(hint, str) and not matches(value, hint):
+                raise ValueError(f"components[{self.name}].config.{key}={value!r} is not valid for {cls.__name__}; "
+                                 f"accepted: {describe_type(hint)}.")
+        self.build_config()
 
     def build_config(self):
         """The component's transformers config (only for a component given as `config`)."""
@@ -182,6 +206,34 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
     return values
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that gives the same key twice (the last one would win silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def check_out_dir(out_dir: str | Path) -> None:
+    """out_dir must be a directory that can be created: not a file, under a writable directory. Nothing is
+    created here (validation writes nothing)."""
+    path = Path(out_dir).absolute()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"out_dir {str(out_dir)!r} is a file; give a directory to write the run into.")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"out_dir {str(out_dir)!r} can't be created: {parent} is a file.")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"out_dir {str(out_dir)!r} can't be created: {parent} is not writable.")
+
+
 def load_run_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
     """Read a YAML run config (or start from defaults), apply overrides, validate all of it."""
     values: dict[str, Any] = {}
@@ -190,13 +242,15 @@ def load_run_config(path: str | Path | None, overrides: list[str] = ()) -> RunCo
         if not path.is_file():
             raise ValueError(f"Config file {str(path)!r} does not exist.")
         try:
-            values = yaml.safe_load(path.read_text()) or {}
+            values = yaml.load(path.read_text(), Loader=UniqueKeyLoader) or {}
         except yaml.YAMLError as err:
             raise ValueError(f"Config file {str(path)!r} is not valid YAML: {err}") from None
         if not isinstance(values, dict):
             raise ValueError(f"Config file {str(path)!r} must hold a mapping of fields, got {type(values).__name__}.")
     values = apply_overrides(values, list(overrides))
-    return build(RunConfig, values, "the run config")
+    config = build(RunConfig, values, "the run config")
+    check_out_dir(config.out_dir)
+    return config
 
 
 def shipped_config(name: str, overrides: list[str] = ()) -> RunConfig:

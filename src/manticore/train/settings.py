@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import collections.abc
 import dataclasses
+import math
 import functools
 import inspect
 import textwrap
@@ -79,8 +80,8 @@ def matches(value: Any, hint: Any) -> bool:
         return isinstance(value, bool)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is float:  # finite: a run can't train with lr: .inf
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if dataclasses.is_dataclass(hint):
         return isinstance(value, hint)
     return isinstance(value, hint)
@@ -103,7 +104,7 @@ def describe_type(hint: Any) -> str:
         return "a mapping" + (f" of {_plural(describe_type(args[1]))}" if args and args[1] is not Any else "")
     if dataclasses.is_dataclass(hint):
         return f"a mapping of {hint.__name__} fields"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, hint.__name__)
+    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}.get(hint, hint.__name__)
 
 
 def _plural(words: str) -> str:
