@@ -43,6 +43,24 @@ class ManticorePreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     supports_gradient_checkpointing = True  # each ManticoreBlock is a GradientCheckpointingLayer
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, strict: bool = True, **kwargs):
+        """PreTrainedModel.from_pretrained, strict by default: tensors the checkpoint lacks (which transformers
+        would initialise at random), tensors it has that the config doesn't describe, and non-finite weights
+        are errors naming them. strict=False loads anyway, as transformers does."""
+        from safetensors import SafetensorError
+
+        return_info = kwargs.pop("output_loading_info", False)
+        try:
+            model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True,
+                                                  **kwargs)
+        except SafetensorError as err:
+            raise ValueError(f"{pretrained_model_name_or_path}: a weights file is corrupt ({err}). Save the model "
+                             "again, or copy it again from where it came from.") from None
+        if strict:
+            check_loaded(model, info, pretrained_model_name_or_path)
+        return (model, info) if return_info else model
+
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
         """PreTrainedModel.save_pretrained, plus the `auto_map` and modeling_manticore.py that let
         `AutoModelForCausalLM.from_pretrained(dir, trust_remote_code=True)` load it in any process."""
@@ -302,6 +320,31 @@ class ManticoreModel(ManticorePreTrainedModel):
                     f"{limit} positions. Shorten the input, or set component {k}'s mixture weights to 0 "
                     "(model.set_mixture_weights) so it is not used."
                 )
+
+
+def non_finite_parameters(model: nn.Module) -> list[str]:
+    """Names of parameters holding NaN or ±inf; a hybrid's mixture logits may hold -inf (an exact zero weight)."""
+    arch = {id(p) for p in getattr(model, "architecture_parameters", lambda: [])()}
+    return [name for name, p in model.named_parameters()
+            if ((torch.isnan(p).any() or (p == float("inf")).any()) if id(p) in arch else not torch.isfinite(p).all())]
+
+
+def check_loaded(model: nn.Module, info: dict, source) -> None:
+    """Raise if a loaded checkpoint did not describe the model exactly, or holds non-finite weights."""
+    problems = {what: sorted(str(k) for k in info.get(key) or [])
+                for what, key in (("missing", "missing_keys"), ("unexpected", "unexpected_keys"),
+                                  ("of another shape", "mismatched_keys"))}
+    problems = {what: keys for what, keys in problems.items() if keys}
+    if problems:
+        listed = "; ".join(f"{len(keys)} {what}: {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}"
+                           for what, keys in problems.items())
+        raise ValueError(f"{source}: the saved weights don't match the hybrid its config.json describes ({listed}). "
+                         "The files may be corrupt or from another model; pass strict=False to load anyway (missing "
+                         "tensors are then initialised at random).")
+    bad = non_finite_parameters(model)
+    if bad:
+        raise ValueError(f"{source}: non-finite weights in {', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''}. The "
+                         "file is corrupt, or the model diverged before it was saved; pass strict=False to load anyway.")
 
 
 def labels_are_floats(labels: torch.Tensor | None) -> bool:

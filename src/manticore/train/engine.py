@@ -61,6 +61,7 @@ from .config import TrainConfig
 from .data import BatchStream, eval_batches
 from .rundir import CHECKPOINT, METRICS, PREVIOUS_CHECKPOINT
 from ..errors import TrainingDiverged
+from ..hybrid.model import non_finite_parameters
 from .search import SearchConfig
 
 Sampler = Callable[[torch.Tensor], torch.Tensor]  # mixture-weight logits (L, K) -> α (L, K)
@@ -402,10 +403,7 @@ class Engine:
     def save_checkpoint(self) -> None:
         """Everything needed to continue exactly; written atomically (temporary file, then rename), keeping the
         previous checkpoint beside the new one."""
-        # NaN or ±inf anywhere is divergence, except -inf in mixture-weight logits: an exact zero weight
-        arch = {id(p) for p in getattr(self.model, "architecture_parameters", lambda: [])()}
-        bad = [name for name, p in self.model.named_parameters()
-               if ((torch.isnan(p).any() or (p == float("inf")).any()) if id(p) in arch else not torch.isfinite(p).all())]
+        bad = non_finite_parameters(self.model)
         if bad:
             self.diverged(f"non-finite weights in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
         if self.rank == 0:
