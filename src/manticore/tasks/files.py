@@ -88,15 +88,60 @@ def _files_in(path: Path, suffixes: tuple[str, ...], layouts: str) -> dict[str, 
     return {split: found[split][0] for split in SPLITS if split in found}
 
 
-def read_lines(path: Path) -> list[Record]:
+def check_encoding(encoding: str) -> str:
+    """The name of a text encoding Python knows, or a ValueError naming the setting."""
+    import codecs
+
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise ValueError(f"encoding={encoding!r} is not a text encoding Python knows; e.g. utf-8, latin-1, "
+                         "utf-16.") from None
+
+
+def text_lines(path: Path, encoding: str = "utf-8") -> Iterable[tuple[int, str]]:
+    """(line number from 1, line) of a text file, read one line at a time (memory stays flat for a huge file).
+
+    Bytes that don't decode as `encoding` are an error naming the file and line; so is a NUL byte, which
+    text never holds (a binary file, or text in UTF-16/32 read as UTF-8: set encoding)."""
+    if check_encoding(encoding).startswith(("utf-16", "utf-32")):  # wide: a newline is not the byte 0x0A alone
+        number = 0
+        with open(path, encoding=encoding) as f:
+            try:
+                for number, line in enumerate(f, 1):
+                    yield number, line
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path} line {number + 1}: can't be decoded as {encoding} ({err.reason}); set "
+                                 "encoding to the file's.") from None
+        return
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if b"\0" in raw:
+                raise ValueError(f"{path} line {number}: a NUL byte; this looks like a binary file, not text "
+                                 f"(or text in another encoding: set encoding, now {encoding!r}).")
+            try:
+                yield number, raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path} line {number}: can't be decoded as {encoding} ({err.reason} at byte "
+                                 f"{err.start} of the line); set encoding to the file's (e.g. latin-1).") from None
+
+
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """A whole text file, checked as `text_lines` checks it."""
+    return "".join(line for _, line in text_lines(path, encoding))
+
+
+def read_lines(path: Path, encoding: str = "utf-8") -> list[Record]:
     """Non-empty lines, stripped, as records {'text': line} numbered from 1."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return [Record({"text": line.strip()}, str(path), "line", n) for n, line in enumerate(f, 1) if line.strip()]
+    return [Record({"text": line.strip()}, str(path), "line", n) for n, line in text_lines(path, encoding)
+            if line.strip()]
 
 
-def read_json_records(path: Path) -> list[Record]:
+def read_json_records(path: Path, encoding: str = "utf-8") -> list[Record]:
     """A .jsonl file (one object a line, blank lines skipped) or a .json list of objects (or JSON Lines)."""
-    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() != ".json":
+        return _jsonl(path, text_lines(path, encoding))
+    text = read_text(path, encoding)
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
@@ -105,7 +150,7 @@ def read_json_records(path: Path) -> list[Record]:
                 raise ValueError(f"{path}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}.") from err
         else:
             return _json_list(path, data)
-    return _jsonl(path, text)
+    return _jsonl(path, enumerate(text.splitlines(), 1))
 
 
 def _json_list(path: Path, data: Any) -> list[Record]:
@@ -118,9 +163,9 @@ def _json_list(path: Path, data: Any) -> list[Record]:
     return [Record(item, str(path), "record", i) for i, item in enumerate(data)]
 
 
-def _jsonl(path: Path, text: str) -> list[Record]:
+def _jsonl(path: Path, lines: Iterable[tuple[int, str]]) -> list[Record]:
     records = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in lines:
         if not line.strip():
             continue
         try:
@@ -133,28 +178,28 @@ def _jsonl(path: Path, text: str) -> list[Record]:
     return records
 
 
-def read_csv_records(path: Path) -> list[Record]:
-    """A .csv (or .tsv) file with a header row; each row a record numbered by its (last) line."""
+def read_csv_records(path: Path, encoding: str = "utf-8") -> list[Record]:
+    """A .csv (or .tsv) file with a header row; each row a record numbered by its (last) line. Quoting is
+    strict: an unterminated quote is an error, not two rows merged."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        try:
-            records = [Record(row, str(path), "line", reader.line_num) for row in reader]
-        except csv.Error as err:
-            raise ValueError(f"{path} line {reader.line_num}: malformed CSV: {err}.") from err
+    reader = csv.DictReader((line for _, line in text_lines(path, encoding)), delimiter=delimiter, strict=True)
+    try:
+        records = [Record(row, str(path), "line", reader.line_num) for row in reader]
+    except csv.Error as err:
+        raise ValueError(f"{path} line {reader.line_num}: malformed CSV: {err}.") from err
     for record in records:
         if None in record.data:  # DictReader puts surplus fields under the key None
             raise ValueError(f"{record.where}: more fields than the header's {reader.fieldnames}.")
     return records
 
 
-def read_records(path: Path) -> list[Record]:
-    """Records of a .json / .jsonl / .csv / .tsv file."""
+def read_records(path: Path, encoding: str = "utf-8") -> list[Record]:
+    """Records of a .json / .jsonl / .csv / .tsv file, decoded as `encoding`."""
     suffix = path.suffix.lower()
     if suffix in (".json", ".jsonl"):
-        return read_json_records(path)
+        return read_json_records(path, encoding)
     if suffix in (".csv", ".tsv"):
-        return read_csv_records(path)
+        return read_csv_records(path, encoding)
     raise ValueError(f"{path}: unknown record file type {suffix!r}; accepted: .json, .jsonl, .csv, .tsv.")
 
 

@@ -141,7 +141,7 @@ def read_npz(file: Path) -> Images:
         for split, suffix in (("train", "train"), ("validation", "val"), ("test", "test")):
             if f"x_{suffix}" in arrays and f"y_{suffix}" in arrays:
                 splits[split] = (_npz_images(file, f"x_{suffix}", arrays[f"x_{suffix}"]),
-                                 np.asarray(arrays[f"y_{suffix}"]).reshape(-1).astype(np.int64))
+                                 _npz_labels(file, f"y_{suffix}", arrays[f"y_{suffix}"]))
     if "train" not in splits:
         raise ValueError(f"{file}: needs arrays x_train and y_train (and x_test, y_test); has {sorted(np.load(file))}.")
     for split, (x, y) in splits.items():
@@ -150,8 +150,21 @@ def read_npz(file: Path) -> Images:
     return splits
 
 
+def _npz_labels(file: Path, key: str, y: np.ndarray) -> np.ndarray:
+    """(N,) integer class ids; float labels are accepted only when they hold whole numbers (never truncated)."""
+    y = np.asarray(y).reshape(-1)
+    if np.issubdtype(y.dtype, np.floating) and y.size and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.integer) or isinstance(y.dtype, np.dtypes.BoolDType):
+        raise ValueError(f"{file}: {key} must hold integer class ids, got {y.dtype}"
+                         f"{f' such as {y[:3].tolist()}' if y.size else ''}.")
+    return y.astype(np.int64)
+
+
 def _npz_images(file: Path, key: str, x: np.ndarray) -> np.ndarray:
     """(N, H, W), (N, H, W, 1|3) or (N, 1|3, H, W) integer pixels -> (N, H, W) or (N, H, W, 3) uint8."""
+    if x.size == 0:
+        raise ValueError(f"{file}: {key} holds no images (shape {x.shape}).")
     if not np.issubdtype(x.dtype, np.integer) or (x.size and (x.min() < 0 or x.max() > 255)):
         raise ValueError(f"{file}: {key} must hold integer pixels 0..255, got {x.dtype}"
                          f"{f' in [{x.min()}, {x.max()}]' if x.size else ''}.")
@@ -220,6 +233,11 @@ def image_classification_task(path: str = "cifar-10-batches-py", num_labels: int
 
     def build() -> dict[str, Any]:
         images = read_images(resolved)
+        shapes = {split: x.shape[1:] for split, (x, _) in images.items()}
+        if len(set(shapes.values())) > 1:
+            sizes = ", ".join(f"{split}: {shape}" for split, shape in shapes.items())
+            raise ValueError(f"{resolved}: the splits' images differ in size ({sizes}); every split must hold "
+                             "images of one size.")
         index = carve_splits({s: list(range(len(y))) for s, (_, y) in images.items()}, validation_fraction,
                              test_fraction, seed)
         out = {}

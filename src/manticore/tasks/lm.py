@@ -48,7 +48,7 @@ import torch
 from .base import IGNORE_INDEX, SequenceDataset, Task
 from .cache import cached
 from .corpora import corpus_names, corpus_works, load_corpus, shakespeare_dir
-from .files import (Record, carve_splits, is_hf_dataset_dir, load_hf_records, read_lines, read_records,
+from .files import (Record, carve_splits, check_encoding, is_hf_dataset_dir, load_hf_records, read_lines, read_records,
                     source_fingerprint, split_files)
 from .registry import register
 from .tokenizers import get_tokenizer, id_dtype
@@ -77,7 +77,7 @@ Segments = list[tuple[str, bool]]  # one example: (text, scored) pieces, tokeniz
 
 
 def read_source(path: Any, format: str | None, text_field: str = "text",
-                hf_config: str | None = None) -> tuple[str, dict[str, list[Record]]]:
+                hf_config: str | None = None, encoding: str = "utf-8") -> tuple[str, dict[str, list[Record]]]:
     """-> (format, split -> records). Records of text lines are {text_field: line}."""
     if format is not None and format not in FORMATS:
         raise ValueError(f"Unknown format {format!r}; accepted: {', '.join(FORMATS)} (or None to detect it).")
@@ -85,7 +85,7 @@ def read_source(path: Any, format: str | None, text_field: str = "text",
     if files is None:
         splits = load_hf_records(path, hf_config)
     else:
-        splits = {split: _read_file(file, format, text_field) for split, file in files.items()}
+        splits = {split: _read_file(file, format, text_field, encoding) for split, file in files.items()}
     return format or detect_format(splits, text_field), splits
 
 
@@ -100,16 +100,16 @@ def source_files(path: Any, format: str | None) -> dict[str, Path] | None:
     return split_files(path, TEXT_SUFFIXES + RECORD_SUFFIXES, LAYOUTS)
 
 
-def _read_file(file: Path, format: str | None, text_field: str) -> list[Record]:
+def _read_file(file: Path, format: str | None, text_field: str, encoding: str = "utf-8") -> list[Record]:
     suffix = file.suffix.lower()
     if suffix in RECORD_SUFFIXES:
-        return read_records(file)
+        return read_records(file, encoding)
     if format in ("alpaca", "eli5"):
         raise ValueError(f"{file}: {format} data must be a .json, .jsonl or .csv file of records, got {suffix!r}.")
     if suffix not in TEXT_SUFFIXES and format is None:
         raise ValueError(f"{file}: cannot tell the format from {suffix!r}; accepted: "
                          f"{', '.join(TEXT_SUFFIXES + RECORD_SUFFIXES)}, or set format= (one of {', '.join(FORMATS)}).")
-    return [Record({text_field: r.data["text"]}, r.source, r.unit, r.number) for r in read_lines(file)]
+    return [Record({text_field: r.data["text"]}, r.source, r.unit, r.number) for r in read_lines(file, encoding)]
 
 
 def detect_format(splits: dict[str, list[Record]], text_field: str = "text") -> str:
@@ -300,8 +300,10 @@ def build_lm_task(name: str, settings: dict[str, Any], read: Callable[[], tuple[
 def text_task(path: str | Mapping[str, str], format: str | None = None, tokenizer: str = "byte", block_size: int = 256,
               text_field: str = "text", hf_config: str | None = None, response_only_loss: bool = False,
               pack: bool = True, max_examples: int | None = None, max_tokens: int | None = None, seed: int = 0,
-              validation_fraction: float = 0.05, test_fraction: float = 0.05, use_cache: bool = True) -> Task:
-    """Language data from `path` in `format` (detected when None); see the module docstring.
+              validation_fraction: float = 0.05, test_fraction: float = 0.05, encoding: str = "utf-8",
+              use_cache: bool = True) -> Task:
+    """Language data from `path` in `format` (detected when None); see the module docstring. Text files are
+    decoded as `encoding` (UTF-8 by default); undecodable bytes and binary files are errors naming the line.
 
     seed, validation_fraction and test_fraction carve splits the source lacks (by record). Then
     max_examples caps the records (lines, JSON records, dataset rows) kept per split, so a capped split is
@@ -310,9 +312,10 @@ def text_task(path: str | Mapping[str, str], format: str | None = None, tokenize
     tok = get_tokenizer(tokenizer)
     if format is not None and format not in FORMATS:
         raise ValueError(f"Unknown format {format!r}; accepted: {', '.join(FORMATS)} (or None to detect it).")
+    encoding = check_encoding(encoding)
 
     def read() -> tuple[dict[str, list[Segments]], dict]:
-        fmt, splits = read_source(path, format, text_field, hf_config)
+        fmt, splits = read_source(path, format, text_field, hf_config, encoding)
         grouped = {split: [record_examples(r, fmt, text_field, response_only_loss) for r in records]
                    for split, records in splits.items()}  # checks every record before anything is carved
         carved = carve_splits(grouped, validation_fraction, test_fraction, seed)  # by record: answers stay together
@@ -324,7 +327,7 @@ def text_task(path: str | Mapping[str, str], format: str | None = None, tokenize
     settings = {"path": path_key, "source": source_fingerprint(files.values() if files else [path]), "format": format,
                 "text_field": text_field, "hf_config": hf_config, "response_only_loss": response_only_loss,
                 "max_examples": max_examples, "seed": seed, "validation_fraction": validation_fraction,
-                "test_fraction": test_fraction}
+                "test_fraction": test_fraction, "encoding": encoding}
     return build_lm_task("lm/text", settings, read, tok, block_size, pack, max_tokens, use_cache,
                          {"path": path_key, "response_only_loss": response_only_loss})
 

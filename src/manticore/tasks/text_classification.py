@@ -27,7 +27,8 @@ import torch
 
 from .base import SequenceDataset, Task
 from .cache import cached
-from .files import (Record, carve_splits, count_labels, is_hf_dataset_dir, load_hf_records, read_records,
+from .files import (Record, carve_splits, check_encoding, count_labels, is_hf_dataset_dir, load_hf_records, read_records,
+                    read_text,
                     source_fingerprint, split_files)
 from .registry import register
 from .tokenizers import get_tokenizer, id_dtype
@@ -47,7 +48,7 @@ def imdb_root(path: Path) -> Path | None:
     return None
 
 
-def read_imdb(root: Path) -> dict[str, list[tuple[str, Any]]]:
+def read_imdb(root: Path, encoding: str = "utf-8") -> dict[str, list[tuple[str, Any]]]:
     """split -> [(text, label)] from aclImdb/{train,test}/{neg,pos}/*.txt, files in name order, neg first."""
     splits = {}
     for split in ("train", "test"):
@@ -58,7 +59,7 @@ def read_imdb(root: Path) -> dict[str, list[tuple[str, Any]]]:
             folder = root / split / name
             if not folder.is_dir():
                 raise FileNotFoundError(f"{folder} is missing; the aclImdb layout has {split}/neg and {split}/pos.")
-            examples += [(f.read_text(encoding="utf-8", errors="replace"), label) for f in sorted(folder.glob("*.txt"))]
+            examples += [(read_text(f, encoding), label) for f in sorted(folder.glob("*.txt"))]
         splits[split] = examples
     return splits
 
@@ -75,13 +76,13 @@ def source_paths(path: Any) -> list[Path]:
     return [Path(path)] if is_hf_dataset_dir(path) else list(split_files(path, RECORD_SUFFIXES, LAYOUTS).values())
 
 
-def read_labelled_records(path: Any, text_field: str, label_field: str,
-                          hf_config: str | None = None) -> dict[str, list[tuple[str, Any]]]:
+def read_labelled_records(path: Any, text_field: str, label_field: str, hf_config: str | None = None,
+                          encoding: str = "utf-8") -> dict[str, list[tuple[str, Any]]]:
     """split -> [(text, raw label)] from record files or a HF dataset; errors name the file and line/record."""
     if not isinstance(path, Mapping) and is_hf_dataset_dir(path):
         splits = load_hf_records(path, hf_config)
     else:
-        splits = {split: read_records(file) for split, file in split_files(path, RECORD_SUFFIXES, LAYOUTS).items()}
+        splits = {split: read_records(file, encoding) for split, file in split_files(path, RECORD_SUFFIXES, LAYOUTS).items()}
     return {split: [_text_and_label(r, text_field, label_field) for r in records] for split, records in splits.items()}
 
 
@@ -90,10 +91,14 @@ def _text_and_label(record: Record, text_field: str, label_field: str) -> tuple[
         if record.data.get(field) in (None, ""):
             raise ValueError(f"{record.where}: no {field!r} (fields: {sorted(k for k in record.data if k)}); "
                              f"set {setting}= to the field that holds it.")
-    text = record.data[text_field]
+    text, label = record.data[text_field], record.data[label_field]
     if not isinstance(text, str) or not text:
         raise ValueError(f"{record.where}: {text_field!r} must be a non-empty string, got {text!r:.60}.")
-    return text, record.data[label_field]
+    if isinstance(label, bool) or not isinstance(label, (int, str)) or (isinstance(label, str) and _is_number(label)
+                                                                       and _as_int(label) is None):
+        raise ValueError(f"{record.where}: the label {label!r:.40} is neither an integer class nor a class name "
+                         "(a string that is not a number).")
+    return text, label
 
 
 def label_ids(splits: Mapping[str, list[tuple[str, Any]]]) -> tuple[dict[str, torch.Tensor], list[str] | None]:
@@ -102,6 +107,10 @@ def label_ids(splits: Mapping[str, list[tuple[str, Any]]]) -> tuple[dict[str, to
     as_ints = [_as_int(label) for label in raw]
     if all(i is not None for i in as_ints):
         names, lookup = None, lambda label: _as_int(label)
+    elif any(i is not None for i in as_ints):
+        numbers = sorted({str(label) for label, i in zip(raw, as_ints) if i is not None})[:3]
+        words = sorted({str(label) for label, i in zip(raw, as_ints) if i is None})[:3]
+        raise ValueError(f"Labels mix integer classes ({numbers}) and class names ({words}); use one or the other.")
     else:
         names = sorted({str(label) for label in raw})
         index = {name: i for i, name in enumerate(names)}
@@ -112,15 +121,20 @@ def label_ids(splits: Mapping[str, list[tuple[str, Any]]]) -> tuple[dict[str, to
 
 
 def _as_int(label: Any) -> int | None:
-    if isinstance(label, bool):
-        return int(label)
-    if isinstance(label, int):
+    """An integer class: an int, or a string of one (CSV gives strings); None otherwise."""
+    if isinstance(label, int) and not isinstance(label, bool):
         return label
-    if isinstance(label, float) and label.is_integer():
-        return int(label)
     if isinstance(label, str) and label.strip().lstrip("-").isdigit():
         return int(label.strip())
     return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def encode_texts(texts: list[str], tokenizer, max_length: int) -> dict[str, torch.Tensor]:
@@ -135,7 +149,7 @@ def encode_texts(texts: list[str], tokenizer, max_length: int) -> dict[str, torc
 def text_classification_task(path: str | Mapping[str, str], max_length: int = 1000, tokenizer: str = "byte",
                              text_field: str = "text", label_field: str = "label", num_labels: int | None = None,
                              hf_config: str | None = None, max_examples: int | None = None, seed: int = 0,
-                             validation_fraction: float = 0.0, test_fraction: float = 0.1,
+                             validation_fraction: float = 0.0, test_fraction: float = 0.1, encoding: str = "utf-8",
                              use_cache: bool = True) -> Task:
     """Byte-level IMDb (or any labelled text) from `path`; see the module docstring.
 
@@ -145,10 +159,12 @@ def text_classification_task(path: str | Mapping[str, str], max_length: int = 10
     if not isinstance(max_length, int) or max_length < 1:
         raise ValueError(f"max_length must be a positive integer, got {max_length!r}.")
     tok = get_tokenizer(tokenizer)
+    encoding = check_encoding(encoding)
 
     def build() -> dict[str, Any]:
         root = None if isinstance(path, Mapping) else imdb_root(Path(path))
-        raw = read_imdb(root) if root else read_labelled_records(path, text_field, label_field, hf_config)
+        raw = read_imdb(root, encoding) if root else read_labelled_records(path, text_field, label_field, hf_config,
+                                                                           encoding)
         raw = {s: e[:max_examples] for s, e in carve_splits(raw, validation_fraction, test_fraction, seed).items()}
         labels, names = label_ids(raw)
         return {"names": names or (list(IMDB_CLASSES) if root else None),
@@ -159,7 +175,7 @@ def text_classification_task(path: str | Mapping[str, str], max_length: int = 10
     settings = {"path": path_key, "source": source_fingerprint(source_paths(path)), "max_length": max_length,
                 "tokenizer": tok.fingerprint, "text_field": text_field, "label_field": label_field,
                 "hf_config": hf_config, "max_examples": max_examples, "seed": seed,
-                "validation_fraction": validation_fraction, "test_fraction": test_fraction}
+                "validation_fraction": validation_fraction, "test_fraction": test_fraction, "encoding": encoding}
     data = cached("lra/text", settings, build, use_cache)
     splits = data["splits"]
     count = count_labels({s: d["labels"] for s, d in splits.items()}, num_labels, str(path_key))
