@@ -51,8 +51,9 @@ class ComponentSpec:
     def __post_init__(self):
         if (self.path is None) == (self.config is None):
             raise ValueError(f"components[{self.name}]: give exactly one of 'path' or 'config'.")
-        if self.config is not None and "model_type" not in self.config:
-            raise ValueError(f"components[{self.name}].config needs a 'model_type' (e.g. gpt_neo, mamba).")
+        if self.config is not None and not isinstance(self.config.get("model_type"), str):
+            raise ValueError(f"components[{self.name}].config needs a 'model_type' string (e.g. gpt_neo, mamba); "
+                             f"got {self.config.get('model_type')!r:.40}.")
         if self.config is not None:
             self.check_config()
 
