@@ -4,6 +4,7 @@ anything else. 150 examples per test by default (a few seconds); FUZZ_EXAMPLES=1
 clean when written)."""
 
 import math
+import os
 import tempfile
 from pathlib import Path
 
@@ -29,7 +30,8 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.flo
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                        st.dictionaries(st.text(max_size=6), inner, max_size=3)),
                       max_leaves=6)
-FAST = settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 150))
+FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def set_path(config: dict, path: str, value):
