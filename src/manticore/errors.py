@@ -4,6 +4,12 @@ reports in one line with exit status 2. A traceback means a bug."""
 from __future__ import annotations
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none (e.g. a bare EOFError)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 class ManticoreError(Exception):
     """Base of the errors manticore raises for expected failures (besides ValueError / FileNotFoundError)."""
 

@@ -20,6 +20,10 @@ QUICKSTART = CONFIGS / "quickstart.yaml"
     ("components=[{name: x, config: {model_type: gpt_neo, hidden_size: big}}]",
      r"components\[x\].config.hidden_size='big' is not valid for GPTNeoConfig; accepted: an integer"),
     ("components=[{name: x, config: {model_type: no_such_family}}]", r"components\[x\].config: model_type 'no_such_family'"),
+    ("components=[]", r"list at least one component model .*the stages in run \(pretrain, "),
+    ("num_blocks=3", r"num_blocks=3 must divide every component's depth; \{'gpt_neo': 2, 'mamba': 2\} don't"),
+    ("embeddings_from=7", r"embeddings_from=7 is not valid; accepted: a component index 0..1"),
+    ("task.seq_len=-5", r"task: mad/in-context-recall: seq_len=-5 is too small"),
 ])
 def test_bad_values_are_named(override, match):
     with pytest.raises(ValueError, match=match):

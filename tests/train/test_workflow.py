@@ -58,7 +58,7 @@ def test_impossible_num_blocks_fails_before_training(tmp_path, capsys):
     code = main(["search", "--config", str(CONFIGS / "quickstart.yaml"), "--out", str(tmp_path),
                  "--set", "num_blocks=3"])
     assert code == 2
-    assert "num_blocks=3 does not divide" in capsys.readouterr().err
+    assert "num_blocks=3 must divide every component's depth" in capsys.readouterr().err
     assert not (tmp_path / "search" / "metrics.jsonl").exists()
 
 

@@ -35,6 +35,12 @@ def load_component(spec: Any, index: int) -> PreTrainedModel:
                 f"Component {index}: could not load {str(spec)!r} as a local checkpoint directory or hub id"
                 f"{offline}: {err}"
             ) from err
+        except Exception as err:  # a corrupt or refused weights file (e.g. a pickle payload weights_only refuses)
+            if isinstance(err, ValueError) and str(err).startswith("Component"):
+                raise
+            from ..errors import first_line
+
+            raise ValueError(f"Component {index}: {str(spec)!r} could not be loaded: {first_line(err)[:300]}") from None
     raise TypeError(f"Component {index} is a {type(spec).__name__}; accepted: {ACCEPTED}.")
 
 

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import torch
 
+from ..errors import first_line
+
 CACHE_VERSION = 2  # bump when a generator's output changes for the same settings (2: MAD, Pathfinder)
 
 
@@ -39,7 +41,7 @@ def cached(name: str, settings: dict[str, Any], build: Callable[[], dict[str, An
         try:  # tensors and plain data only: a file that asks for anything else is refused, never run
             return torch.load(path, weights_only=True)
         except Exception as err:  # a truncated, corrupt or foreign entry: it is derived data, so rebuild it
-            warnings.warn(f"{path}: unreadable dataset cache entry ({str(err).splitlines()[0]}); rebuilding it.",
+            warnings.warn(f"{path}: unreadable dataset cache entry ({first_line(err)}); rebuilding it.",
                           stacklevel=2)
     data = build()
     path.parent.mkdir(parents=True, exist_ok=True)

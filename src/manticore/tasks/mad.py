@@ -222,6 +222,12 @@ def _registered(cls: type[MadTask]) -> type[MadTask]:
     build.__signature__ = inspect.Signature(params, return_annotation=Task)
     build.__name__ = build.__qualname__ = cls.__name__
     build.__doc__ = cls.__doc__
+
+    def validate(preset: str = "baseline", *, use_cache: bool = True, **settings: Any) -> None:
+        """Check the settings (the settings dataclass validates them) without generating any data."""
+        cls.from_preset(preset, **{k: v for k, v in settings.items() if v is not None or k == "seed"})
+
+    build.validate = validate
     register(cls.name)(build)
     return cls
 

@@ -33,6 +33,9 @@ def check_settings(name: str, settings: dict) -> None:
     unknown = [k for k in settings if k not in accepted]
     if unknown and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
         raise TypeError(f"Task {name!r} got unknown setting(s) {unknown}; accepted: {', '.join(accepted)}.")
+    validate = getattr(TASKS[name], "validate", None)  # a task that can check its values without building
+    if validate is not None:
+        validate(**settings)
 
 
 def get(name: str, **settings) -> Task:

@@ -60,7 +60,7 @@ from ..tasks.base import IGNORE_INDEX, Task
 from .config import TrainConfig
 from .data import BatchStream, eval_batches
 from .rundir import CHECKPOINT, METRICS, PREVIOUS_CHECKPOINT
-from ..errors import TrainingDiverged
+from ..errors import TrainingDiverged, first_line
 from ..hybrid.model import non_finite_parameters
 from .search import SearchConfig
 
@@ -437,7 +437,7 @@ class Engine:
                 if not isinstance(state, dict) or "step" not in state or "model" not in state:
                     raise ValueError("it holds no training state")
             except Exception as err:
-                errors.append(f"{path}: {str(err).splitlines()[0]}")
+                errors.append(f"{path}: {first_line(err)}")
                 continue
             if errors:
                 warnings.warn(f"{errors[0]}; resuming from the previous checkpoint {path} instead.", stacklevel=3)
@@ -478,7 +478,7 @@ class Engine:
                 optimizer.load_state_dict(state["optimizers"][name])
                 self.schedulers[name].load_state_dict(state["schedulers"][name])
         except (RuntimeError, KeyError, ValueError) as err:
-            raise ValueError(f"{path} does not fit this model ({str(err).splitlines()[0]}). Delete it to start "
+            raise ValueError(f"{path} does not fit this model ({first_line(err)}). Delete it to start "
                              "the stage afresh.") from None
         self.stream.load_state_dict(state["stream"])
         if self.arch_stream and state["arch_stream"]:

@@ -78,6 +78,13 @@ class ComponentSpec:
                                  f"accepted: {describe_type(hint)}.")
         self.build_config()
 
+    def depth(self) -> int:
+        """The number of blocks of a component given as a config."""
+        from ..components.registry import adapter_class
+
+        config = self.build_config()
+        return adapter_class(config).depth_of(config)
+
     def build_config(self):
         """The component's transformers config (only for a component given as `config`)."""
         from transformers import AutoConfig
@@ -125,14 +132,25 @@ class RunConfig:
         names = [c.name for c in self.components]
         if len(set(names)) != len(names):
             raise ValueError(f"components: names must be unique (they name folders), got {names}; set `name`.")
-        if self.num_blocks < 1:
-            raise ValueError(f"num_blocks={self.num_blocks!r} is not valid; accepted: a positive integer.")
         for name in self.run:
             if name not in stage_registry.STAGES:
                 raise ValueError(f"run: unknown stage {name!r}; accepted: {', '.join(stage_registry.STAGES)}.")
         for name in self.stages:
             if name not in stage_registry.STAGES:
                 raise ValueError(f"stages: unknown stage {name!r}; accepted: {', '.join(stage_registry.STAGES)}.")
+        if not self.components and any(name not in ("report", "discretize", "eval") for name in self.run):
+            raise ValueError(f"components: list at least one component model (a path / hub id, or {{name, config}}); "
+                             f"the stages in run ({', '.join(self.run)}) build hybrids from them.")
+        if self.num_blocks < 1:
+            raise ValueError(f"num_blocks={self.num_blocks!r} is not valid; accepted: a positive integer.")
+        depths = {c.name: c.depth() for c in self.components if c.config is not None}
+        uneven = {name: depth for name, depth in depths.items() if depth % self.num_blocks}
+        if uneven:
+            raise ValueError(f"num_blocks={self.num_blocks} must divide every component's depth; {uneven} don't. "
+                             f"Depths: {depths}.")
+        if self.embeddings_from is not None and not 0 <= self.embeddings_from < len(self.components):
+            raise ValueError(f"embeddings_from={self.embeddings_from} is not valid; accepted: a component index "
+                             f"0..{len(self.components) - 1}, or null.")
         for name in stage_registry.names():  # every stage's settings must build now, not halfway through a run
             settings = self.stage_settings(name)
             check_task(getattr(settings, "task", None), f"stages.{name}.task")
