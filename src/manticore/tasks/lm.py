@@ -200,11 +200,13 @@ def encode_split(examples: Sequence[Segments], tokenizer, pack: bool,
     if eos is None:
         raise ValueError(f"{tokenizer!r} has no eos (or sep) token; LM tasks join documents with it.")
     pieces, budget = [], np.inf if max_tokens is None else max_tokens
+    dtype = np.int16 if id_dtype(tokenizer.vocab_size) == torch.int16 else np.int32  # the storage dtype, from the start
+    encode = getattr(tokenizer, "encode_arrays", tokenizer.encode_batch)  # compact ids where the tokenizer has them
     for start in range(0, len(examples), ENCODE_CHUNK):
         chunk = examples[start:start + ENCODE_CHUNK]
-        ids = iter(tokenizer.encode_batch([text for example in chunk for text, _ in example]))
+        ids = iter(encode([text for example in chunk for text, _ in example]))
         for example in chunk:
-            tokens, scored = _join(example, ids, eos)
+            tokens, scored = _join(example, ids, eos, dtype)
             pieces.append((tokens, scored))
             budget -= len(tokens)
             if budget <= 0:
@@ -214,16 +216,16 @@ def encode_split(examples: Sequence[Segments], tokenizer, pack: bool,
     return _streams(pieces, eos, pack, max_tokens, id_dtype(tokenizer.vocab_size))
 
 
-def _join(example: Segments, ids, eos: int) -> tuple[np.ndarray, np.ndarray]:
+def _join(example: Segments, ids, eos: int, dtype=np.int32) -> tuple[np.ndarray, np.ndarray]:
     """One example's tokens + eos, and whether each is scored (eos is scored with the last segment)."""
-    parts = [np.asarray(next(ids), dtype=np.int64) for _ in example]
-    tokens = np.concatenate(parts + [np.array([eos])])
+    parts = [np.asarray(next(ids), dtype=dtype) for _ in example]  # the ids' storage dtype, not int64
+    tokens = np.concatenate(parts + [np.array([eos], dtype=dtype)])
     scored = np.concatenate([np.full(len(p), s, dtype=bool) for p, (_, s) in zip(parts, example)] + [np.ones(1, bool)])
     return tokens, scored
 
 
 def _streams(pieces, eos: int, pack: bool, max_tokens: int | None, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    start = (np.array([eos]), np.zeros(1, bool))
+    start = (np.array([eos], dtype=np.dtype(str(dtype).replace("torch.", ""))), np.zeros(1, bool))
     if pack:
         streams = [(np.concatenate([start[0]] + [t for t, _ in pieces]),
                     np.concatenate([start[1]] + [s for _, s in pieces]))]
