@@ -58,6 +58,13 @@ class ManticoreCache(Cache):
             return self._mixture[1]
         return None
 
+    @staticmethod
+    def branches(weights: Sequence[Sequence[float]]) -> tuple[tuple[tuple[bool, ...], ...], list[bool]]:
+        """From α's host values (L, K): which (block, component) groups have weight, and which components have
+        weight in some block."""
+        groups = tuple(tuple(w > 0 for w in row) for row in weights)
+        return groups, [any(row[k] for row in groups) for k in range(len(groups[0]) if groups else 0)]
+
     @property
     def active(self) -> list[bool]:
         return [cache is not None for cache in self.components]

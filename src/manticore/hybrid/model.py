@@ -245,8 +245,7 @@ class ManticoreModel(ManticorePreTrainedModel):
         for each component with weight in some block."""
         if weights is None:
             weights = self.mixture.resolve().weights
-        groups = tuple(tuple(w > 0 for w in row) for row in weights)
-        active = [any(row[k] for row in groups) for k in range(len(self.components))]
+        groups, active = ManticoreCache.branches(weights)
         return ManticoreCache([c.config for c in self.components], active, groups)
 
     def mixture_and_cache(self, past_key_values, use_cache: bool | None,
@@ -274,9 +273,9 @@ class ManticoreModel(ManticorePreTrainedModel):
                 f"{type(past_key_values).__name__}. Pass None with use_cache=True (as generate does) to start one, "
                 "or model.model.new_cache()."
             )
-        groups = tuple(tuple(w > 0 for w in row) for row in weights)
+        groups, active = ManticoreCache.branches(weights)
         if groups != past_key_values.groups:  # the usual case, the same branches as when the cache was made, is free
-            past_key_values.check_active([any(row[k] for row in groups) for k in range(len(self.components))], groups)
+            past_key_values.check_active(active, groups)
         return past_key_values
 
     def embed(self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None) -> torch.Tensor:
