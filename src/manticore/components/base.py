@@ -79,9 +79,49 @@ class ComponentAdapter(nn.Module):
         """The number of blocks a component with this config has, without building it."""
         return config.num_hidden_layers
 
+    @classmethod
+    def check(cls, config: PretrainedConfig) -> None:
+        """Raise a ValueError saying why this adapter can't wrap `config`; a registered family always can."""
+
     @property
     def name(self) -> str:
         return f"{self.config.model_type} (d_model={self.d_model}, {self.num_blocks} blocks)"
+
+    # -- the embedding and head (what the hybrid's own must do to reproduce this component's) -------------
+    softcap_fields: ClassVar[tuple[str, ...]] = ("final_logit_softcapping", "logits_soft_cap", "output_logit_soft_cap")
+    logit_multiplier_fields: ClassVar[tuple[str, ...]] = ("logit_scale", "lm_head_multiplier")  # logits * value
+    logit_divisor_fields: ClassVar[tuple[str, ...]] = ("logits_scaling",)  # logits / value (Granite, MiniCPM3)
+
+    @classmethod
+    def head_settings(cls, model: PreTrainedModel) -> dict[str, Any]:
+        """The `ManticoreConfig` settings under which the hybrid's embedding and LM head compute what component
+        `model` (a causal LM) computes around its blocks, used with `embeddings_from`: the scale its embedding
+        module applies (`embedding_multiplier`, e.g. Gemma's sqrt(d)), a factor on the logits
+        (`logit_multiplier`: Cohere's logit_scale, Granite's 1 / logits_scaling), a final soft-cap
+        (`final_logit_softcapping`: Gemma 2/3, RecurrentGemma, xLSTM) and an LM-head bias (`lm_head_bias`:
+        Phi, GPT-J, CodeGen). Read from the config fields named in the class attributes above and from the
+        modules; a family whose fields mean something else overrides this."""
+        config = model.config
+        settings: dict[str, Any] = {}
+        scale = getattr(model.get_input_embeddings(), "embed_scale", None)
+        if scale is not None and float(scale) != 1.0:
+            settings["embedding_multiplier"] = float(scale)
+        multiplier = 1.0
+        for field in cls.logit_multiplier_fields:
+            if isinstance(getattr(config, field, None), (int, float)):
+                multiplier *= float(getattr(config, field))
+        for field in cls.logit_divisor_fields:
+            if isinstance(getattr(config, field, None), (int, float)):
+                multiplier /= float(getattr(config, field))
+        if multiplier != 1.0:
+            settings["logit_multiplier"] = multiplier
+        cap = next((getattr(config, f) for f in cls.softcap_fields if getattr(config, f, None)), None)
+        if cap:
+            settings["final_logit_softcapping"] = float(cap)
+        head = model.get_output_embeddings()
+        if getattr(head, "bias", None) is not None:
+            settings["lm_head_bias"] = True
+        return settings
 
     # -- the forward path ----------------------------------------------------------------------------------
     def context(

@@ -1,7 +1,11 @@
 """The registry of component families, keyed by `config.model_type`.
 
-Adding a family: write one adapter file beside this one and add one line to `ADAPTERS` below (or call
-`register_adapter` from your own code).
+Families listed here have their own adapter (explicit, compile-friendly code for the families we use most).
+Every other causal LM transformers knows gets the `DecoderAdapter`, which discovers the layout from the model
+itself (`decoder.py`); `check_component` says early, and by name, what discovery found missing.
+
+Adding a family that discovery can't handle: write one adapter file beside this one and add one line to
+`ADAPTERS` below (or call `register_adapter` from your own code).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 from .base import ComponentAdapter
+from .decoder import DecoderAdapter
 from .gpt2 import GPT2Adapter
 from .gpt_neo import GPTNeoAdapter
 from .gpt_neox import GPTNeoXAdapter
@@ -38,16 +43,31 @@ def supported_families() -> list[str]:
     return sorted(ADAPTERS)
 
 
-def adapter_class(config: PretrainedConfig | str) -> type[ComponentAdapter]:
-    """The adapter for a component config (or model_type); a ValueError lists the supported families."""
-    model_type = config if isinstance(config, str) else getattr(config, "model_type", None)
-    if model_type not in ADAPTERS:
-        raise ValueError(
-            f"Unsupported component family {model_type!r}. "
-            f"Supported families (config.model_type): {', '.join(supported_families())}. "
-            "To add one, see 'Adding a model family' in the README."
-        )
-    return ADAPTERS[model_type]
+def adapter_class(config: PretrainedConfig | dict | str) -> type[ComponentAdapter]:
+    """The adapter for a component config (or its dict, or its model_type): the family's own if it has one
+    registered, else the discovering `DecoderAdapter` for any model type transformers knows. A ValueError names
+    an unknown model type; `check_component` also checks that discovery finds what it needs."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    model_type = config if isinstance(config, str) else (
+        config.get("model_type") if isinstance(config, dict) else getattr(config, "model_type", None))
+    if model_type in ADAPTERS:
+        return ADAPTERS[model_type]
+    if model_type in CONFIG_MAPPING_NAMES:
+        return DecoderAdapter
+    raise ValueError(
+        f"Unsupported component family {model_type!r}: transformers has no such model type. Families with their "
+        f"own adapter: {', '.join(supported_families())}; any other causal LM in transformers is discovered. To add "
+        "one, see 'Adding a model family' in the README."
+    )
+
+
+def check_component(config: PretrainedConfig) -> type[ComponentAdapter]:
+    """The adapter for `config`, after checking it can wrap it (for a discovered family: that the layout is found,
+    on the meta device, without weights); a ValueError says what is missing."""
+    adapter = adapter_class(config)
+    adapter.check(config)
+    return adapter
 
 
 def scaled_config(

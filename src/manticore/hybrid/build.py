@@ -9,7 +9,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
 from ..components.base import ComponentAdapter
-from ..components.registry import adapter_class
+from ..components.registry import adapter_class, check_component
 from .config import ManticoreConfig
 
 ACCEPTED = "a transformers PreTrainedModel, a local checkpoint directory or hub id (str), or a PretrainedConfig"
@@ -46,7 +46,7 @@ def load_component(spec: Any, index: int) -> PreTrainedModel:
 
 def _check_family(config: PretrainedConfig, index: int) -> None:
     try:
-        adapter_class(config)
+        check_component(config)
     except ValueError as err:
         raise ValueError(f"Component {index}: {err}") from None
 
@@ -79,9 +79,11 @@ def init_embeddings_from(hybrid: PreTrainedModel, model: PreTrainedModel) -> Non
     if head is None or head.weight is target:
         return
     source_head = model.get_output_embeddings()
-    source_head = source if source_head is None else source_head.weight
     head.weight.zero_()
-    head.weight[:, :width] = source_head
+    head.weight[:, :width] = source if source_head is None else source_head.weight
+    if head.bias is not None:
+        bias = None if source_head is None else source_head.bias
+        head.bias.copy_(bias if bias is not None else torch.zeros_like(head.bias))
 
 
 def build_from_components(cls, components, num_blocks, vocab_size, embeddings_from, **config_kwargs):
@@ -91,6 +93,9 @@ def build_from_components(cls, components, num_blocks, vocab_size, embeddings_fr
     if len(components) == 0:
         raise ValueError("components is empty: a Manticore hybrid needs at least one component model (K >= 1).")
     models = [load_component(spec, k) for k, spec in enumerate(components)]
+    if isinstance(embeddings_from, int) and not isinstance(embeddings_from, bool) and 0 <= embeddings_from < len(models):
+        source = models[embeddings_from]  # its embedding scale, logit factors and head bias, unless given
+        config_kwargs = {**adapter_class(source.config).head_settings(source), **config_kwargs}
     config = ManticoreConfig(
         components=[m.config for m in models], num_blocks=num_blocks, vocab_size=vocab_size, **config_kwargs
     )

@@ -80,6 +80,13 @@ class ManticoreConfig(PretrainedConfig):
             (it applies the family's positional embedding), or None where that group was pruned. Default
             (None): block 0 for every component. Must name the component's first non-empty group.
         last_groups: likewise for the original last layer (it applies the final norm); default block L-1.
+        embedding_multiplier: the token embedding's output is multiplied by this (Gemma's sqrt(d)); default 1.
+        logit_multiplier: the LM head's logits are multiplied by this (Cohere's logit_scale, Granite's
+            1 / logits_scaling); default 1.
+        final_logit_softcapping: logits -> cap * tanh(logits / cap) after the multiplier (Gemma 2/3); None: off.
+        lm_head_bias: whether the LM head has a bias (Phi, GPT-J, CodeGen).
+        With `from_components(..., embeddings_from=k)` these four are set from component k (its adapter's
+        `head_settings`), so a one-hot hybrid computes component k's logits exactly; passing one overrides it.
     """
 
     model_type = "manticore"
@@ -99,6 +106,10 @@ class ManticoreConfig(PretrainedConfig):
     groups: list[list[list[int]]] | None = None
     first_groups: list[int | None] | None = None
     last_groups: list[int | None] | None = None
+    embedding_multiplier: float = 1.0
+    logit_multiplier: float = 1.0
+    final_logit_softcapping: float | None = None
+    lm_head_bias: bool = False
 
     def __post_init__(self, **kwargs):
         check_keywords(type(self), kwargs)
@@ -143,7 +154,7 @@ class ManticoreConfig(PretrainedConfig):
         return [[g[l][0] == g[l][1] for g in groups] for l in range(self.num_blocks)]
 
     def _validate(self) -> None:
-        from ..components.registry import adapter_class
+        from ..components.registry import adapter_class, check_component
 
         if len(self.components) == 0:
             raise ValueError("A Manticore hybrid needs at least one component model (K >= 1); got K = 0.")
@@ -153,6 +164,11 @@ class ManticoreConfig(PretrainedConfig):
             except ValueError as err:
                 raise ValueError(f"Component {k}: {err}") from None
         configs = self.component_configs()
+        for k, c in enumerate(configs):
+            try:
+                check_component(c)
+            except ValueError as err:
+                raise ValueError(f"Component {k}: {err}") from None
         depths = [adapter_class(c).depth_of(c) for c in configs]
         self.adapters = [c.model_type for c in configs]
         if not isinstance(self.num_blocks, int) or isinstance(self.num_blocks, bool) or self.num_blocks <= 0:
@@ -169,6 +185,7 @@ class ManticoreConfig(PretrainedConfig):
             )
         if self.groups is not None or self.first_groups is not None or self.last_groups is not None:
             self._validate_ends(depths)
+        self._validate_head()
         if self.projector_init not in PROJECTOR_INITS:
             raise ValueError(f"projector_init must be one of {PROJECTOR_INITS}, got {self.projector_init!r}.")
         self.hidden_size = max(c.hidden_size for c in configs)
@@ -177,6 +194,20 @@ class ManticoreConfig(PretrainedConfig):
         if not isinstance(self.vocab_size, int) or isinstance(self.vocab_size, bool) or self.vocab_size <= 0:
             raise ValueError(f"vocab_size must be a positive integer, got {self.vocab_size!r}.")
 
+
+    def _validate_head(self) -> None:
+        import math
+
+        for name in ("embedding_multiplier", "logit_multiplier", "final_logit_softcapping"):
+            value = getattr(self, name)
+            if value is None and name == "final_logit_softcapping":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite number > 0{' or None' if name.startswith('final') else ''}; "
+                                 f"got {value!r}.")
+            setattr(self, name, float(value))
+        if not isinstance(self.lm_head_bias, bool):
+            raise ValueError(f"lm_head_bias must be True or False; got {self.lm_head_bias!r}.")
 
     def _validate_groups(self, depths: list[int]) -> None:
         """Explicit groups: K x L contiguous [start, stop) ranges covering each depth; first/last consistent."""

@@ -121,7 +121,7 @@ def _source_names(model, kept: list[int], layers: dict[int, list[int]], prefix: 
     for j, k in enumerate(kept):
         adapter = base.components[k]
         backbone = {key: f"{prefix}components.{k}.backbone.{key}" for key in adapter.backbone.state_dict()}
-        for key, old in type(adapter).prune_state_dict(backbone, layers[k]).items():
+        for key, old in adapter.prune_state_dict(backbone, layers[k]).items():
             names[f"{prefix}components.{j}.backbone.{key}"] = old
         for l, block in enumerate(base.blocks):
             for side in ("proj_in", "proj_out"):

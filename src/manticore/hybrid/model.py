@@ -292,12 +292,15 @@ class ManticoreModel(ManticorePreTrainedModel):
             raise ValueError(f"input_ids must have shape (batch, length >= 1); got {tuple(input_ids.shape)}.")
         if input_ids.device.type == "cpu" or torch.compiler.is_compiling():
             try:  # out-of-range ids raise IndexError on CPU: check them only then, at no cost otherwise
-                return self.embed_tokens(input_ids)
+                x = self.embed_tokens(input_ids)
             except IndexError:
                 self.check_vocabulary(input_ids)
                 raise
-        self.check_vocabulary(input_ids)  # elsewhere (CUDA) a bad id is a device-side assert: check first
-        return self.embed_tokens(input_ids)
+        else:
+            self.check_vocabulary(input_ids)  # elsewhere (CUDA) a bad id is a device-side assert: check first
+            x = self.embed_tokens(input_ids)
+        multiplier = self.config.embedding_multiplier
+        return x if multiplier == 1.0 else x * torch.tensor(multiplier, dtype=x.dtype)
 
     def check_vocabulary(self, input_ids: torch.Tensor) -> None:
         """Raise a ValueError naming the token ids outside [0, vocab_size), if there are any."""
@@ -384,7 +387,7 @@ class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
     def __init__(self, config: ManticoreConfig):
         super().__init__(config)
         self.model = ManticoreModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=config.lm_head_bias)
         self.post_init()
 
     def get_output_embeddings(self) -> nn.Linear:
@@ -429,11 +432,20 @@ class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
                          mixture_sampler=mixture_sampler, past_key_values=past_key_values, use_cache=use_cache)
         hidden = out.last_hidden_state
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        logits = self.lm_head(hidden[:, keep])
+        logits = self.logits(hidden[:, keep])
         loss = None if labels is None else checked_loss(
             lambda: ForCausalLMLoss(logits, labels, self.config.vocab_size, **kwargs), labels, self.config.vocab_size)
         return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=out.past_key_values,
                                       hidden_states=out.hidden_states)
+
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(b, t, D) -> (b, t, V): the LM head, then the logit multiplier and soft-cap of the config."""
+        logits = self.lm_head(hidden)
+        if self.config.logit_multiplier != 1.0:
+            logits = logits * self.config.logit_multiplier
+        cap = self.config.final_logit_softcapping
+        return logits if cap is None else torch.tanh(logits / cap) * cap
 
 
 class ManticoreForSequenceClassification(ManticorePreTrainedModel):
