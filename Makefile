@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test bench experiments clean
+.PHONY: install demo test bench families experiments clean
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ test: $(STAMP)
 # The performance table: training (issue 3) and inference (issue 10) cost ratios, about 40 s; not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m manticore.bench
+
+# Which of transformers' causal LMs a one-hot hybrid reproduces exactly (components/sweep.py), two model types at
+# a time, about 10 minutes; writes benchmarks/families.md, the README's family table. Not part of `make test`,
+# which checks the families the README names (tests/components/test_families.py).
+families: $(STAMP)
+	$(BIN)/python -m manticore.components.sweep --jobs 2 --output benchmarks/families.md
 
 # The paper's experiments at CPU scale (configs/experiments.yaml), two runs at a time; writes EXPERIMENTS.md.
 # Not part of `make test`. Its 13 runs took 183 min summed (measured while 2-4 of them shared the 2 cores), so

@@ -6,6 +6,7 @@ from transformers import AutoConfig, BertConfig
 
 import manticore
 from manticore.components import ComponentAdapter, adapter_class, register_adapter, supported_families
+from manticore.components.decoder import DecoderAdapter
 from manticore.components.mamba import MambaAdapter
 from conftest import FAMILIES, tiny_component, tiny_config
 
@@ -42,18 +43,24 @@ def test_max_positions(family, limit):
     assert adapter_class(config)(config).max_positions == limit
 
 
-def test_unknown_family_lists_supported_ones():
+def test_unknown_model_type_lists_the_registered_families():
     with pytest.raises(ValueError) as err:
-        adapter_class(BertConfig())
+        adapter_class({"model_type": "not_a_model"})
     message = str(err.value)
-    assert "'bert'" in message
+    assert "'not_a_model'" in message and "transformers has no such model type" in message
     for family in ("gpt_neo", "gpt_neox", "gpt2", "llama", "mamba", "mamba2"):
         assert family in message
 
 
-def test_unknown_family_in_from_components_names_the_component():
-    with pytest.raises(ValueError, match=r"Component 1: Unsupported component family 'bert'"):
-        manticore.ManticoreForCausalLM.from_components([tiny_config("gpt_neo"), BertConfig()], num_blocks=1)
+def test_other_transformers_families_are_discovered():
+    assert adapter_class(BertConfig()) is DecoderAdapter
+    assert adapter_class("olmo2") is DecoderAdapter
+
+
+def test_unusable_family_in_from_components_names_the_component():
+    config = AutoConfig.for_model("got_ocr2")
+    with pytest.raises(ValueError, match=r"Component 1: Component family 'got_ocr2' .* can't be used"):
+        manticore.ManticoreForCausalLM.from_components([tiny_config("gpt_neo"), config], num_blocks=1)
 
 
 def test_register_adapter_adds_a_family(ids):

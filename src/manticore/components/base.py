@@ -46,6 +46,7 @@ class ComponentAdapter(nn.Module):
     proportional_fields: ClassVar[tuple[str, ...]] = ("intermediate_size",)  # sizes that scale with the width
     min_head_size: ClassVar[int] = 16  # scaled_config keeps at least this many channels per attention head
     cache_argument: ClassVar[str] = "past_key_values"  # the keyword the family's blocks take their cache by
+    supports_cache: ClassVar[bool] = True  # whether it can keep a generation cache (a transformers Cache)
 
     def __init__(self, config: PretrainedConfig):
         super().__init__()
@@ -73,6 +74,10 @@ class ComponentAdapter(nn.Module):
     def max_positions(self) -> int | None:
         """The longest sequence the component supports, or None if it has no hard limit (rotary, SSMs)."""
         return None
+
+    def cache_config(self) -> PretrainedConfig:
+        """The config the component's generation cache (a `DynamicCache`) is built from: its layer kinds per block."""
+        return self.config
 
     @classmethod
     def depth_of(cls, config: PretrainedConfig) -> int:

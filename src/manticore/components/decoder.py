@@ -25,6 +25,7 @@ Shapes: b = batch, t = new positions, d = the component's d_model.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
@@ -33,7 +34,7 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
+from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 from transformers.cache_utils import Cache
 
 from .base import ComponentAdapter
@@ -41,6 +42,7 @@ from .base import ComponentAdapter
 NORM_NAMES = ("norm", "ln_f", "norm_f", "final_layernorm", "final_layer_norm", "final_norm", "ln_out", "layer_norm",
               "layernorm", "final_ln")
 CACHE_ARGUMENTS = ("past_key_values", "cache_params", "layer_past")
+DEPTH_FIELDS = ("num_hidden_layers", "decoder_layers", "num_decoder_layers")
 
 
 class UnsupportedLayout(ValueError):
@@ -55,6 +57,8 @@ class Layout:
     layers: str  # the nn.ModuleList of blocks
     norm: str | None  # the final norm, or None if it has none
     cache_argument: str | None  # the keyword its forward takes the generation cache by, or None
+    root: str = ""  # the module whose forward runs the blocks ("" the base model; "decoder" in a DecoderWrapper)
+    depth_field: str = "num_hidden_layers"  # the config field giving the number of blocks
 
     @classmethod
     def discover(cls, backbone: nn.Module, config: PretrainedConfig) -> Layout:
@@ -62,78 +66,138 @@ class Layout:
         missing."""
         found, missing = [], []
         modules = dict(backbone.named_modules())
-        try:
-            embedding_module = backbone.get_input_embeddings()
-        except (NotImplementedError, AttributeError):
-            embedding_module = None
-        embedding = next((name for name, m in modules.items() if m is embedding_module and name), None)
-        (found if embedding else missing).append(f"token embedding {embedding!r}" if embedding else
-                                                 "a token embedding (get_input_embeddings() returned none)")
-        depth = getattr(config, "num_hidden_layers", None)
         lists = {name: m for name, m in modules.items() if isinstance(m, nn.ModuleList) and name}
-        candidates = sorted((name for name, m in lists.items() if len(m) == depth),
-                            key=lambda n: (n.count("."), n))
-        layers = candidates[0] if candidates else None
+        layers, depth, depth_field = None, getattr(config, "num_hidden_layers", None), "num_hidden_layers"
+        for field in DEPTH_FIELDS:  # encoder-decoder configs give the decoder's depth separately
+            value = getattr(config, field, None)
+            candidates = sorted((name for name, m in lists.items() if isinstance(value, int) and len(m) == value),
+                                key=lambda n: (n.count("."), n))
+            if candidates:
+                layers, depth, depth_field = candidates[0], value, field
+                break
         if layers:
             found.append(f"blocks {layers!r} ({depth})")
         else:
             others = ", ".join(f"{n!r} ({len(m)})" for n, m in list(lists.items())[:4] if n.count(".") <= 1) or "none"
             missing.append(f"a list of num_hidden_layers={depth} blocks (module lists: {others})")
-        parameters = inspect.signature(backbone.forward).parameters
-        if "inputs_embeds" not in parameters:
-            missing.append("a forward taking inputs_embeds")
+        root = cls.find_root(backbone, layers or "")
+        embedding = None
+        for owner in (backbone, backbone.get_submodule(root) if root is not None else backbone):
+            try:
+                module = owner.get_input_embeddings()
+            except (NotImplementedError, AttributeError):
+                continue
+            embedding = next((name for name, m in modules.items() if m is module and module is not None and name), None)
+            if embedding:
+                break
+        (found if embedding else missing).append(f"token embedding {embedding!r}" if embedding else
+                                                 "a token embedding (get_input_embeddings() returned none)")
+        if root is None:
+            missing.append("a forward taking inputs_embeds (in the base model or a module holding the blocks)")
         if missing:
             raise UnsupportedLayout(
                 f"Component family {config.model_type!r} ({type(backbone).__name__}) can't be used: discovery found "
-                f"{', '.join(found) or 'nothing'}, but no {' and no '.join(missing)}. Register an adapter for it "
+                f"{', '.join(found) or 'nothing usable'}; missing: {'; '.join(missing)}. Register an adapter for it "
                 "(see 'Adding a model family' in the README)."
             )
         norm = cls.find_norm(backbone, layers)
+        parameters = inspect.signature(backbone.get_submodule(root).forward).parameters
         cache_argument = next((name for name in CACHE_ARGUMENTS if name in parameters), None)
-        return cls(embedding, layers, norm, cache_argument)
+        return cls(embedding, layers, norm, cache_argument, root, depth_field)
+
+    @staticmethod
+    def find_root(backbone: nn.Module, layers: str) -> str | None:
+        """The module whose forward runs the blocks from inputs_embeds: the base model itself if its forward
+        takes them, else the nearest module holding the blocks that does (a DecoderWrapper's `decoder`)."""
+        parts = layers.split(".")[:-1]
+        for cut in range(0, len(parts) + 1):
+            path = ".".join(parts[:cut])
+            if "inputs_embeds" in inspect.signature(backbone.get_submodule(path).forward).parameters:
+                return path
+        return None
 
     @staticmethod
     def find_norm(backbone: nn.Module, layers: str) -> str | None:
-        """A norm module that is a sibling of the blocks and registered after them: one with a usual final-norm
-        name, else the last whose class name says it is a norm; None if there is none."""
+        """The final norm: a sibling of the blocks with a usual final-norm name (registered after them if several
+        are), else the last module registered after the blocks whose class name says it is a norm; None if none."""
         parent_name, _, name = layers.rpartition(".")
         parent = backbone.get_submodule(parent_name)
-        children = list(parent.named_children())
-        after = [(n, m) for n, m in children[[n for n, _ in children].index(name) + 1:]]
+        children = [(n, m) for n, m in parent.named_children() if m is not None]
+        after = children[[n for n, _ in children].index(name) + 1:]
         prefix = parent_name + "." if parent_name else ""
-        for n, m in after:
-            if n in NORM_NAMES:
-                return prefix + n
+        named = [n for n, _ in after if n in NORM_NAMES] or [n for n, _ in children if n in NORM_NAMES]
+        if named:
+            return prefix + named[0]
         norms = [n for n, m in after if "norm" in type(m).__name__.lower()]
         return prefix + norms[-1] if norms else None
 
     def describe(self) -> str:
         return (f"embedding {self.embedding!r}, blocks {self.layers!r}, final norm {self.norm!r}, "
-                f"cache keyword {self.cache_argument!r}")
+                f"cache keyword {self.cache_argument!r}" + (f", run by {self.root!r}" if self.root else ""))
 
 
 def build_backbone(config: PretrainedConfig) -> PreTrainedModel:
-    """The family's base model (AutoModel) for `config`."""
+    """The base model of the family's causal LM for `config` (e.g. `LlamaModel`, or `BartDecoderWrapper` for
+    the decoder of an encoder-decoder family), randomly initialised by its own rules. Where the base model class
+    built on its own differs from the one inside the causal LM (BERT-like models drop their pooler there), the
+    causal LM is built and its base model taken."""
+    cls, same = base_model_class(config)
+    if same:
+        return cls._from_config(config)
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_config(config).base_model
+
+
+@functools.lru_cache(maxsize=256)
+def _base_model_class(config_json: str) -> tuple[type[PreTrainedModel], bool]:
+    from transformers import AutoModelForCausalLM
+
+    config = _config(config_json)
     try:
-        return AutoModel.from_config(config)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config)
     except ValueError as err:
-        raise UnsupportedLayout(f"Component family {config.model_type!r} has no base model class in transformers' "
-                                f"AutoModel ({str(err).splitlines()[0][:200]}).") from None
+        raise UnsupportedLayout(f"Component family {config.model_type!r} has no causal LM class in transformers "
+                                f"({' '.join(str(err).split())[:200]}).") from None
+    if model.base_model is model:
+        raise UnsupportedLayout(f"Component family {config.model_type!r} can't be used: its causal LM "
+                                f"{type(model).__name__} has no separate base model (embedding and blocks without "
+                                "the head) to discover.")
+    cls = type(model.base_model)
+    with torch.device("meta"):
+        alone = cls._from_config(config)
+    return cls, set(alone.state_dict()) == set(model.base_model.state_dict())
+
+
+def base_model_class(config: PretrainedConfig) -> tuple[type[PreTrainedModel], bool]:
+    """The class of `AutoModelForCausalLM`'s base model for `config` (found by building the LM on the meta
+    device; cached), and whether that class built on its own has the same parameters."""
+    return _base_model_class(_key(config))
+
+
+def _key(config: PretrainedConfig) -> str:
+    values = {k: v for k, v in config.to_dict().items() if k not in ("transformers_version", "_name_or_path")}
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+def _config(config_json: str) -> PretrainedConfig:
+    values = json.loads(config_json)
+    return AutoConfig.for_model(values.pop("model_type"), **values)
 
 
 @functools.lru_cache(maxsize=256)
 def _discover(config_json: str) -> Layout:
-    values = json.loads(config_json)
-    config = AutoConfig.for_model(values.pop("model_type"), **values)
+    config = _config(config_json)
+    cls, _ = _base_model_class(config_json)
     with torch.device("meta"):
-        backbone = build_backbone(config)
+        backbone = cls._from_config(config)
     return Layout.discover(backbone, config)
 
 
 def discover(config: PretrainedConfig) -> Layout:
     """The layout of a component config's base model, found on the meta device (no memory, no weights); cached."""
-    values = {k: v for k, v in config.to_dict().items() if k not in ("transformers_version", "_name_or_path")}
-    return _discover(json.dumps(values, sort_keys=True, default=str))
+    return _discover(_key(config))
 
 
 class BlockCall(NamedTuple):
@@ -190,15 +254,39 @@ class DecoderAdapter(ComponentAdapter):
         self.token_embedding = self.layout.embedding
         self.layers = self.layout.layers
         self.cache_argument = self.layout.cache_argument or "past_key_values"
+        self.supports_cache = self.layout.cache_argument is not None
         self._set(self.layout.embedding, None)
         self._returns: list = []  # [n] once known: blocks return n-tuples; [None]: a tensor
         self._log: list[BlockCall] = []
+        self._stopped = self._norm_after_blocks = False  # set by record / learn_returns
         self._recorders: tuple[nn.ModuleList, ...] = ()  # a tuple, so not registered as a submodule
-        self._forward_keywords = set(inspect.signature(self.backbone.forward).parameters)
+        self._forward_keywords = set(inspect.signature(self.backbone.get_submodule(self.layout.root).forward).parameters)
 
     @classmethod
     def check(cls, config: PretrainedConfig) -> None:
         discover(config)
+
+    @classmethod
+    def depth_of(cls, config: PretrainedConfig) -> int:
+        return getattr(config, discover(config).depth_field)
+
+    def cache_config(self) -> PretrainedConfig:
+        """The config, or for a decoder whose depth is in another field (an encoder-decoder's decoder_layers) a
+        copy whose num_hidden_layers is that depth, so the cache gets one layer per block."""
+        if self.layout.depth_field == "num_hidden_layers":
+            return self.config
+        config = copy.deepcopy(self.config)
+        config.num_hidden_layers = self.num_blocks
+        return config
+
+    @classmethod
+    def prune_config_dict(cls, values: dict[str, Any], keep: list[int], config: PretrainedConfig) -> dict[str, Any]:
+        """The default (depth and `layer_types`), with the depth in the field discovery read it from."""
+        values = super().prune_config_dict(values, keep, config)
+        field = discover(config).depth_field
+        if field != "num_hidden_layers":
+            values[field] = len(keep)
+        return values
 
     def _set(self, path: str, module: nn.Module | None) -> None:
         parent, _, name = path.rpartition(".")
@@ -209,7 +297,9 @@ class DecoderAdapter(ComponentAdapter):
         return self.backbone.get_submodule(self.layout.layers)
 
     def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden if self.layout.norm is None else self.backbone.get_submodule(self.layout.norm)(hidden)
+        if self.layout.norm is None or not self._norm_after_blocks:
+            return hidden
+        return self.backbone.get_submodule(self.layout.norm)(hidden)
 
     def drop_unused(self, first: bool, last: bool) -> None:
         """Nothing is dropped: the recording forward runs the whole pre-block path of the base model."""
@@ -253,15 +343,20 @@ class DecoderAdapter(ComponentAdapter):
         blocks = self.blocks
         hook = None
         if self.layout.norm is not None and stop_at is None:
-            hook = self.backbone.get_submodule(self.layout.norm).register_forward_pre_hook(_stop)
+            def stop(module, args):  # at the final norm, once every block is recorded (some also norm the input)
+                if len(self._log) >= self.num_blocks:
+                    raise Stop
+
+            hook = self.backbone.get_submodule(self.layout.norm).register_forward_pre_hook(stop)
         if stop_at is not None:
             recorders[stop_at].__dict__["stop_here"] = True
         self._log.clear()
         self._set(self.layout.layers, recorders)
+        self._stopped = False
         try:
-            self.backbone(inputs_embeds=hidden, **context["forward"])
+            self.backbone.get_submodule(self.layout.root)(inputs_embeds=hidden, **context["forward"])
         except Stop:
-            pass
+            self._stopped = True
         finally:
             self._set(self.layout.layers, blocks)
             if hook is not None:
@@ -286,7 +381,9 @@ class DecoderAdapter(ComponentAdapter):
 
     def learn_returns(self, hidden: torch.Tensor) -> None:
         """Whether the blocks return a tensor or a tuple (so recorders return the same): block 0 runs once on a
-        one-token input, in eval mode and without a cache (no state, no random numbers used)."""
+        one-token input, in eval mode and without a cache (no state, no random numbers used). Then whether the
+        norm discovery found runs after the last block (else it normalises something else, e.g. BART's
+        layernorm_embedding, and the component has no final norm)."""
         probe = hidden.new_zeros(1, 1, hidden.shape[-1])
         context = self.context(probe, None, torch.zeros(1, 1, dtype=torch.long, device=hidden.device))
         training = self.backbone.training
@@ -304,6 +401,14 @@ class DecoderAdapter(ComponentAdapter):
         else:
             raise UnsupportedLayout(f"{self.config.model_type}: its blocks return a {type(out).__name__}, not hidden "
                                     "states or a tuple starting with them; it needs its own adapter.")
+        if self.layout.norm is not None:
+            self.backbone.eval()
+            try:
+                with torch.no_grad():
+                    self.record(probe, context)
+            finally:
+                self.backbone.train(training)
+            self._norm_after_blocks = self._stopped
 
     @staticmethod
     def replay(block: nn.Module, hidden: torch.Tensor, call: BlockCall):
@@ -328,6 +433,3 @@ class DecoderAdapter(ComponentAdapter):
             hidden = self.final_norm(hidden)
         return hidden
 
-
-def _stop(module, args):
-    raise Stop

@@ -20,10 +20,11 @@ from .gpt_neox import GPTNeoXAdapter
 from .llama import LlamaAdapter
 from .mamba import MambaAdapter
 from .mamba2 import Mamba2Adapter
+from .rwkv import RwkvAdapter
 
 ADAPTERS: dict[str, type[ComponentAdapter]] = {
     model_type: adapter
-    for adapter in (GPTNeoAdapter, GPTNeoXAdapter, GPT2Adapter, LlamaAdapter, MambaAdapter, Mamba2Adapter)
+    for adapter in (GPTNeoAdapter, GPTNeoXAdapter, GPT2Adapter, LlamaAdapter, MambaAdapter, Mamba2Adapter, RwkvAdapter)
     for model_type in adapter.model_types
 }
 

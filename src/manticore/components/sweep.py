@@ -18,7 +18,6 @@ hybrid with `embeddings_from=0` is compared with it in float32, on logits, to `T
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 import warnings
@@ -35,6 +34,8 @@ SMALL = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attentio
              pad_token_id=None)
 
 DROP = "drop"  # a TINY value that removes the key from SMALL
+MLA = dict(q_lora_rank=16, kv_lora_rank=16, qk_rope_head_dim=4, qk_nope_head_dim=4, v_head_dim=8, head_dim=4,
+           num_key_value_heads=4)  # multi-head latent attention (DeepSeek-V2/V3 and their kin)
 
 # what a tiny config of these model types needs besides (or instead of) SMALL
 TINY: dict[str, dict[str, Any]] = {
@@ -44,6 +45,15 @@ TINY: dict[str, dict[str, Any]] = {
     "bamba": dict(mamba_n_heads=8, mamba_d_head=8, mamba_n_groups=1, attn_layer_indices=[1]),
     "granitemoehybrid": dict(mamba_n_heads=8, mamba_d_head=8, mamba_n_groups=1, layer_types=["mamba", "attention"]),
     "jamba": dict(attn_layer_period=2, attn_layer_offset=1, expert_layer_period=2, expert_layer_offset=1),
+    **{m: MLA for m in ("deepseek_v3", "deepseek_v32", "glm4_moe_lite", "glm_moe_dsa", "axk1", "axk2")},
+    "deepseek_v2": dict(MLA, n_group=1, topk_group=1, num_experts_per_tok=2),
+    **{m: dict(layer_types=["linear_attention", "full_attention"])
+       for m in ("qwen3_next", "qwen3_5_text", "qwen3_5_moe_text", "olmo_hybrid")},
+    **{m: dict(layer_types=["linear_attention", "full_attention"], mlp_layer_types=["dense", "sparse"])
+       for m in ("kimi_linear", "bailing_hybrid")},
+    "codegen": dict(rotary_dim=4),
+    "gptj": dict(rotary_dim=4),
+    "recurrent_gemma": dict(block_types=["recurrent", "attention"]),
     "cwm": dict(bos_token_id=0, eos_token_id=1, pad_token_id=2),
     "modernbert-decoder": dict(bos_token_id=0, eos_token_id=1, pad_token_id=2, cls_token_id=3, sep_token_id=4),
     "dots3_note": dict(num_key_value_heads=4),
@@ -108,14 +118,19 @@ def check_family(model_type: str, generate: bool = True) -> Result:
     except Exception as err:  # noqa: BLE001 - a sweep records every reason
         return Result(model_type, "not buildable", reason=_reason(err), seconds=time.perf_counter() - start)
     noise(model)
+    ids = torch.randint(0, VOCAB, (2, 9), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0
+    try:
+        with torch.no_grad():
+            reference = model(input_ids=ids, use_cache=False).logits
+            padded_reference = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+    except Exception as err:  # noqa: BLE001
+        return Result(model_type, "not buildable", reason="the tiny model's own forward fails: " + _reason(err),
+                      seconds=time.perf_counter() - start)
     result = Result(model_type, "exact")
     try:
         result.adapter = adapter_class(config).__name__
-        ids = torch.randint(0, VOCAB, (2, 9), generator=torch.Generator().manual_seed(1))
-        mask = torch.ones_like(ids)
-        mask[1, 5:] = 0
-        reference = model(input_ids=ids, use_cache=False).logits
-        padded_reference = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
         depth = adapter_class(config).depth_of(config)
         hybrid = None
         for blocks in (1, 2):
@@ -163,34 +178,47 @@ def causal_lm_types() -> list[str]:
     return sorted(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
 
 
-class _Timeout(Exception):
-    pass
+def sweep(model_types: list[str], generate: bool = True, progress: bool = True, jobs: int = 1) -> list[Result]:
+    """check_family for each model type, each in its own forked process (so a crash, a runaway allocation or a
+    hang costs only that type), at most `jobs` at a time, each killed after SLOW seconds."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    pending, running, results = list(model_types), {}, {}
+    while pending or running:
+        while pending and len(running) < jobs:
+            model_type = pending.pop(0)
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_child, args=(model_type, generate, send), daemon=True)
+            process.start()
+            send.close()
+            running[model_type] = (process, receive, time.perf_counter())
+        for model_type, (process, receive, started) in list(running.items()):
+            result = None
+            if receive.poll():
+                try:
+                    result = receive.recv()
+                except EOFError:
+                    result = Result(model_type, "fails", reason=f"the process died (exit code {process.exitcode})")
+            elif not process.is_alive():
+                result = Result(model_type, "fails", reason=f"the process died (exit code {process.exitcode})")
+            elif time.perf_counter() - started > SLOW:
+                process.kill()
+                result = Result(model_type, "timeout", reason=f"took over {SLOW} s")
+            if result is not None:
+                process.join(1)
+                del running[model_type]
+                results[model_type] = result
+                if progress:
+                    print(f"{model_type:28s} {result.status:13s} {result.reason}", file=sys.stderr, flush=True)
+        time.sleep(0.02)
+    return [results[m] for m in model_types]
 
 
-def _alarm(*_):
-    raise _Timeout
-
-
-def sweep(model_types: list[str], generate: bool = True, progress: bool = True) -> list[Result]:
-    """check_family for each model type, each within SLOW seconds (where signals are available)."""
-    results = []
-    timed = hasattr(signal, "SIGALRM")
-    if timed:
-        signal.signal(signal.SIGALRM, _alarm)
-    for model_type in model_types:
-        if timed:
-            signal.alarm(SLOW)
-        try:
-            result = check_family(model_type, generate)
-        except _Timeout:
-            result = Result(model_type, "timeout", reason=f"took over {SLOW} s")
-        finally:
-            if timed:
-                signal.alarm(0)
-        results.append(result)
-        if progress:
-            print(f"{model_type:28s} {result.status:13s} {result.reason}", file=sys.stderr, flush=True)
-    return results
+def _child(model_type: str, generate: bool, send) -> None:
+    torch.set_num_threads(1)
+    send.send(check_family(model_type, generate))
+    send.close()
 
 
 def markdown(results: list[Result]) -> str:
@@ -220,13 +248,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model_types", nargs="*", help="model types to check (default: every causal LM)")
     parser.add_argument("--output", help="write the Markdown report here")
     parser.add_argument("--no-generate", action="store_true", help="skip the cached-generation check")
+    parser.add_argument("--jobs", type=int, default=2, help="model types checked at once (default 2)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from transformers.utils import logging
 
     logging.set_verbosity_error()
     torch.set_num_threads(1)
-    results = sweep(args.model_types or causal_lm_types(), generate=not args.no_generate)
+    results = sweep(args.model_types or causal_lm_types(), generate=not args.no_generate, jobs=args.jobs)
     report = markdown(results)
     if args.output:
         with open(args.output, "w") as handle:

@@ -246,7 +246,15 @@ class ManticoreModel(ManticorePreTrainedModel):
         if weights is None:
             weights = self.mixture.resolve().weights
         groups, active = ManticoreCache.branches(weights)
-        return ManticoreCache([c.config for c in self.components], active, groups)
+        return ManticoreCache([c.cache_config() for c in self.components], active, groups)
+
+    def caches(self, weights: list[list[float]] | None = None) -> bool:
+        """Whether every component with weight can keep a generation cache (a discovered family whose forward
+        takes none, e.g. RWKV's state, can't)."""
+        if weights is None:
+            weights = self.mixture.resolve().weights
+        _, active = ManticoreCache.branches(weights)
+        return all(c.supports_cache for c, on in zip(self.components, active) if on)
 
     def mixture_and_cache(self, past_key_values, use_cache: bool | None,
                           sampler: Callable[[torch.Tensor], torch.Tensor] | None) -> tuple[Mixture, ManticoreCache | None]:
@@ -264,9 +272,10 @@ class ManticoreModel(ManticorePreTrainedModel):
         return mixture, cache
 
     def cache_for(self, past_key_values, use_cache: bool | None, weights: list[list[float]]) -> ManticoreCache | None:
-        """The cache this forward reads and updates: the one given, a new one (use_cache), or None."""
+        """The cache this forward reads and updates: the one given, a new one (use_cache), or None (also when a
+        component with weight can't keep a generation cache: then every step re-runs the whole sequence)."""
         if past_key_values is None:
-            return self.new_cache(weights) if use_cache else None
+            return self.new_cache(weights) if use_cache and self.caches(weights) else None
         if not isinstance(past_key_values, ManticoreCache):
             raise TypeError(
                 f"A Manticore hybrid's past_key_values must be a ManticoreCache (one cache per component); got "
@@ -404,6 +413,8 @@ class ManticoreForCausalLM(ManticorePreTrainedModel, GenerationMixin):
     def _prepare_cache_for_generation(self, generation_config, model_kwargs: dict, *args, **kwargs) -> None:
         """generate's cache: a fresh `ManticoreCache` (assisted decoding needs one before the first forward),
         unless the caller passed a cache or use_cache=False."""
+        if model_kwargs.get("past_key_values") is None and not self.model.caches():
+            generation_config.use_cache = model_kwargs["use_cache"] = False  # each step re-runs the sequence
         if model_kwargs.get("past_key_values") is not None or generation_config.use_cache is False:
             return super()._prepare_cache_for_generation(generation_config, model_kwargs, *args, **kwargs)
         if generation_config.cache_implementation not in (None, "dynamic"):
