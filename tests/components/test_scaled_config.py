@@ -108,8 +108,19 @@ def test_scaled_config_names_a_bad_argument(argument, value):
         scaled_config(tiny_config("gpt_neo"), **arguments)
 
 
-def test_scaled_config_of_an_unknown_family_lists_the_supported_ones():
-    from transformers import BertConfig
+def test_scaled_config_of_an_unknown_model_type_is_refused():
+    from transformers import PretrainedConfig
 
-    with pytest.raises(ValueError, match="Unsupported component family 'bert'"):
-        scaled_config(BertConfig(), 16, 2, 0, 20)
+    config = PretrainedConfig()
+    config.model_type = "not_a_model"
+    with pytest.raises(ValueError, match="Unsupported component family 'not_a_model'"):
+        scaled_config(config, 16, 2, 0, 20)
+
+
+def test_scaled_config_of_a_discovered_family_builds_a_smaller_hybrid():
+    from manticore.components.sweep import tiny_config as any_tiny_config
+
+    small = scaled_config(any_tiny_config("olmo2"), 16, 2, 0, 20)
+    assert (small.model_type, small.hidden_size, small.num_hidden_layers, small.vocab_size) == ("olmo2", 16, 2, 20)
+    hybrid = manticore.ManticoreForCausalLM.from_components([small], num_blocks=2)
+    assert hybrid(torch.randint(0, 20, (1, 5))).logits.shape == (1, 5, 20)

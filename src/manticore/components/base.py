@@ -319,4 +319,8 @@ class ComponentAdapter(nn.Module):
             while d_model % heads:
                 heads -= 1
             values[field] = heads
+            if isinstance(values.get("head_dim"), int):  # an explicit head size follows the heads
+                values["head_dim"] = d_model // heads
+            if isinstance(values.get("num_key_value_heads"), int):  # one KV head divides any head count
+                values["num_key_value_heads"] = 1
         return values

@@ -14,9 +14,11 @@ from transformers import PretrainedConfig
 
 from .base import ComponentAdapter
 from .decoder import DecoderAdapter
+from .falcon_h1 import FalconH1Adapter
 from .gpt2 import GPT2Adapter
 from .gpt_neo import GPTNeoAdapter
 from .gpt_neox import GPTNeoXAdapter
+from .hyperclovax import HyperClovaXAdapter
 from .llama import LlamaAdapter
 from .mamba import MambaAdapter
 from .mamba2 import Mamba2Adapter
@@ -24,7 +26,9 @@ from .rwkv import RwkvAdapter
 
 ADAPTERS: dict[str, type[ComponentAdapter]] = {
     model_type: adapter
-    for adapter in (GPTNeoAdapter, GPTNeoXAdapter, GPT2Adapter, LlamaAdapter, MambaAdapter, Mamba2Adapter, RwkvAdapter)
+    for adapter in (GPTNeoAdapter, GPTNeoXAdapter, GPT2Adapter, LlamaAdapter, MambaAdapter, Mamba2Adapter,
+                    # discovered families with a small family file for what discovery can't know
+                    RwkvAdapter, FalconH1Adapter, HyperClovaXAdapter)
     for model_type in adapter.model_types
 }
 

@@ -67,12 +67,17 @@ SLOW = 60  # seconds a model type may take before it is reported as a timeout
 
 
 def tiny_config(model_type: str):
-    """A tiny config of `model_type`: width 32, 2 layers, 4 heads, vocabulary 97 (where the family allows)."""
+    """A tiny config of `model_type`: width 32, 2 layers, 4 heads, vocabulary 97 (where the family allows);
+    scalar multipliers of 1 (Granite's embedding_multiplier and logits_scaling, ...) are set to 1.5."""
     from transformers import AutoConfig
 
     values = {**SMALL, **TINY.get(model_type, {})}
     values = {k: v for k, v in values.items() if v != DROP}
-    return AutoConfig.for_model(model_type, **values)
+    config = AutoConfig.for_model(model_type, **values)
+    for name, value in config.to_dict().items():  # scalar factors of 1 would hide where they are applied
+        if isinstance(value, float) and value == 1.0 and ("multiplier" in name or name == "logits_scaling"):
+            setattr(config, name, 1.5)
+    return config
 
 
 @torch.no_grad()
