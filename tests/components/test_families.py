@@ -48,7 +48,8 @@ def model_of(model_type, seed=0):
 
 @pytest.mark.parametrize("model_type, setting, value", [
     ("gemma2", "final_logit_softcapping", 30.0), ("gemma", "embedding_multiplier", 32 ** 0.5),
-    ("cohere", "logit_multiplier", 0.0625), ("granite", "logit_multiplier", 1 / 1.5), ("falcon_h1", "embedding_multiplier", 1.5), ("phi", "lm_head_bias", True),
+    ("cohere", "logit_multiplier", 0.0625), ("granite", "logit_multiplier", 1 / 1.5),
+    ("falcon_h1", "embedding_multiplier", 1.5), ("phi", "lm_head_bias", True),
 ])
 def test_head_settings_come_from_the_component_and_survive_save_and_load(model_type, setting, value, tmp_path):
     model = model_of(model_type)
