@@ -122,3 +122,19 @@ def test_undiscoverable_family_says_what_is_missing():
     with pytest.raises(ValueError, match=r"Component 0: .*'got_ocr2'.*discovery found token embedding "
                                          r"'language_model.embed_tokens'; missing: a list of num_hidden_layers"):
         manticore.ManticoreForCausalLM.from_components([config], num_blocks=1)
+
+
+def test_discovered_family_discretizes_to_a_pruned_hybrid_with_the_same_logits(tmp_path):
+    torch.manual_seed(0)
+    hybrid = manticore.ManticoreForCausalLM.from_components(
+        [tiny_config("bart"), core_config("mamba", vocab=97, depth=2)], num_blocks=2).eval()
+    hybrid.set_mixture_weights([[1.0, 0.0], [0.0, 1.0]])
+    pruned = hybrid.discretize(prune=True).eval()
+    assert pruned.model.components[0].num_blocks == hybrid.model.components[0].num_blocks // 2
+    ids = torch.randint(0, 97, (2, 7))
+    with torch.no_grad():
+        assert (pruned(ids).logits - hybrid(ids).logits).abs().max() <= 1e-5
+    pruned.save_pretrained(tmp_path)
+    reloaded = manticore.ManticoreForCausalLM.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        assert torch.equal(reloaded(ids).logits, pruned(ids).logits)
