@@ -36,7 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m manticore.bench
 
 # Which of transformers' causal LMs a one-hot hybrid reproduces exactly (components/sweep.py), two model types at
-# a time, about 10 minutes; writes benchmarks/families.md, the README's family table. Not part of `make test`,
+# a time, about 20 minutes on 2 cores; writes benchmarks/families.md, the README's family table. Not part of `make test`,
 # which checks the families the README names (tests/components/test_families.py).
 families: $(STAMP)
 	$(BIN)/python -m manticore.components.sweep --jobs 2 --output benchmarks/families.md
