@@ -251,17 +251,7 @@ class ComponentAdapter(nn.Module):
     def prune_state_dict(cls, state: dict[str, torch.Tensor], keep: Sequence[int]) -> dict[str, torch.Tensor]:
         """A backbone state dict for `prune_config(config, keep)`: layer keep[j]'s weights renamed to layer j
         (`{layers}.{i}.` -> `{layers}.{j}.`), the other layers' weights dropped, everything else unchanged."""
-        prefix = cls.layers + "."
-        index = {old: new for new, old in enumerate(keep)}
-        out = {}
-        for key, value in state.items():
-            if key.startswith(prefix):
-                number, rest = key[len(prefix):].split(".", 1)
-                if int(number) not in index:
-                    continue
-                key = f"{prefix}{index[int(number)]}.{rest}"
-            out[key] = value
-        return out
+        return rename_layers(state, keep, cls.layers)
 
     # -- a smaller copy of the config (programming by proxy) ----------------------------------------------
     @classmethod
@@ -324,3 +314,19 @@ class ComponentAdapter(nn.Module):
             if isinstance(values.get("num_key_value_heads"), int):  # one KV head divides any head count
                 values["num_key_value_heads"] = 1
         return values
+
+
+def rename_layers(state: dict[str, torch.Tensor], keep: Sequence[int], layers: str) -> dict[str, torch.Tensor]:
+    """`state` with layer keep[j]'s tensors renamed `{layers}.{keep[j]}.` -> `{layers}.{j}.`, the other layers'
+    tensors dropped, everything else unchanged."""
+    prefix = layers + "."
+    index = {old: new for new, old in enumerate(keep)}
+    out = {}
+    for key, value in state.items():
+        if key.startswith(prefix):
+            number, rest = key[len(prefix):].split(".", 1)
+            if int(number) not in index:
+                continue
+            key = f"{prefix}{index[int(number)]}.{rest}"
+        out[key] = value
+    return out

@@ -37,7 +37,7 @@ from torch import nn
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 from transformers.cache_utils import Cache
 
-from .base import ComponentAdapter
+from .base import ComponentAdapter, rename_layers
 
 NORM_NAMES = ("norm", "ln_f", "norm_f", "final_layernorm", "final_layer_norm", "final_norm", "ln_out", "layer_norm",
               "layernorm", "final_ln")
@@ -313,17 +313,7 @@ class DecoderAdapter(ComponentAdapter):
         return limit if learned else None
 
     def prune_state_dict(self, state: dict[str, torch.Tensor], keep) -> dict[str, torch.Tensor]:
-        prefix = self.layout.layers + "."
-        index = {old: new for new, old in enumerate(keep)}
-        out = {}
-        for key, value in state.items():
-            if key.startswith(prefix):
-                number, rest = key[len(prefix):].split(".", 1)
-                if int(number) not in index:
-                    continue
-                key = f"{prefix}{index[int(number)]}.{rest}"
-            out[key] = value
-        return out
+        return rename_layers(state, keep, self.layout.layers)
 
     # -- the forward path ----------------------------------------------------------------------------------
     def context(self, hidden, attention_mask, position_ids, cache: Cache | None = None) -> dict[str, Any]:
