@@ -53,6 +53,11 @@ class BatchStream:
         self._order = self._permutation()
 
 
+def make_stream(dataset, batch_size: int, collate: Callable, seed: int, rank: int = 0, world: int = 1):
+    """The training batches of `dataset` for this process: a `BatchStream` over a map-style dataset."""
+    return BatchStream(dataset, batch_size, collate, seed, rank, world)
+
+
 def eval_batches(dataset: Dataset, batch_size: int, collate: Callable, rank: int = 0, world: int = 1,
                  max_batches: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
     """The split in order, in batches, this rank's share (batch i goes to rank i % world)."""

@@ -58,7 +58,7 @@ from transformers import get_constant_schedule_with_warmup, get_linear_schedule_
 
 from ..tasks.base import IGNORE_INDEX, Task
 from .config import TrainConfig
-from .data import BatchStream, eval_batches
+from .data import eval_batches, make_stream
 from .rundir import CHECKPOINT, METRICS, PREVIOUS_CHECKPOINT
 from ..errors import TrainingDiverged, first_line
 from ..hybrid.model import non_finite_parameters
@@ -242,7 +242,7 @@ class Engine:
         self.arch, self.params = arch, params
         self.ddp = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if self.world > 1 else model
         self.optimizers, self.schedulers = self._optimizers()
-        self.stream = BatchStream(task.train, config.batch_size, task.collate, config.seed, self.rank, self.world)
+        self.stream = make_stream(task.train, config.batch_size, task.collate, config.seed, self.rank, self.world)
         self.arch_stream = self._arch_stream(arch_split)
         self.step = 0
         self.final: dict[str, float] | None = None  # the final test metrics, once the run has finished
@@ -263,7 +263,7 @@ class Engine:
         schedulers = {name: make(opt, num_warmup_steps=cfg.warmup_steps, **kwargs) for name, opt in optimizers.items()}
         return optimizers, schedulers
 
-    def _arch_stream(self, split: str | None) -> BatchStream | None:
+    def _arch_stream(self, split: str | None):
         """Batches for architecture steps: a held-out split when bilevel, else the training stream."""
         if not (self.search and self.search.bilevel and self.arch):
             return None
@@ -271,7 +271,7 @@ class Engine:
         if dataset is None:
             raise ValueError(f"Bilevel search needs a held-out split; task {self.task.name!r} has no "
                              f"{split or 'validation'!r} split.")
-        return BatchStream(dataset, self.config.batch_size, self.task.collate, self.config.seed + 1, self.rank,
+        return make_stream(dataset, self.config.batch_size, self.task.collate, self.config.seed + 1, self.rank,
                            self.world)
 
     # -- one step ---------------------------------------------------------------------------------------------
@@ -280,7 +280,7 @@ class Engine:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def backward(self, stream: BatchStream, sampler: Sampler | None = None) -> dict[str, float]:
+    def backward(self, stream, sampler: Sampler | None = None) -> dict[str, float]:
         """grad_accum micro-batches forward and backward; returns their summed stats."""
         total = {"loss_sum": 0.0, "correct": 0, "count": 0}
         for _ in range(self.config.grad_accum):
