@@ -334,10 +334,15 @@ class ManticoreModel(ManticorePreTrainedModel):
 
 
 def non_finite_parameters(model: nn.Module) -> list[str]:
-    """Names of parameters holding NaN or ±inf; a hybrid's mixture logits may hold -inf (an exact zero weight)."""
+    """Names of parameters holding NaN or ±inf; a hybrid's mixture logits may hold -inf (an exact zero weight).
+    Of a sharded model (FSDP), this process's shards are checked."""
     arch = {id(p) for p in getattr(model, "architecture_parameters", lambda: [])()}
-    return [name for name, p in model.named_parameters()
-            if ((torch.isnan(p).any() or (p == float("inf")).any()) if id(p) in arch else not torch.isfinite(p).all())]
+
+    def bad(p: torch.Tensor, is_arch: bool) -> bool:
+        p = p.to_local() if hasattr(p, "to_local") else p  # a DTensor's shard
+        return bool((torch.isnan(p).any() or (p == float("inf")).any()) if is_arch else not torch.isfinite(p).all())
+
+    return [name for name, p in model.named_parameters() if bad(p, id(p) in arch)]
 
 
 def check_loaded(model: nn.Module, info: dict, source) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 PRECISIONS = ("fp32", "bf16")
 SCHEDULES = ("linear", "constant")
+STRATEGIES = ("ddp", "fsdp")  # parallel.py's
 
 
 def is_int(value: Any) -> bool:
@@ -63,6 +64,12 @@ class TrainConfig:
     """Seed of initialisation-independent randomness: data order, dropout, Gumbel noise."""
     precision: Literal["fp32", "bf16"] = "fp32"
     """'fp32' or 'bf16' (autocast, where the device supports it)."""
+    strategy: Literal["ddp", "fsdp"] = "ddp"
+    """How several processes (torchrun) share the model: 'ddp' (each holds all of it) or 'fsdp' (FSDP2: parameters,
+    gradients and optimizer states sharded, one unit per block); no effect with one process."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers that get the metrics besides metrics.jsonl: 'tensorboard' (event files in the stage's
+    tensorboard/ folder), 'wandb' (Weights & Biases); see train/trackers.py."""
     resume_override: list[str] = field(default_factory=list)
     """Fields that may differ from the checkpoint's when resuming (e.g. [max_steps] to extend a run);
     any other difference makes --resume refuse the checkpoint."""
@@ -82,8 +89,14 @@ class TrainConfig:
               "a finite number > 0 or None")
         check(self.schedule in SCHEDULES, "schedule", self.schedule, " or ".join(SCHEDULES))
         check(self.precision in PRECISIONS, "precision", self.precision, " or ".join(PRECISIONS))
+        check(self.strategy in STRATEGIES, "strategy", self.strategy, " or ".join(map(repr, STRATEGIES)))
         check(self.eval_batches is None or (is_int(self.eval_batches) and self.eval_batches > 0), "eval_batches",
               self.eval_batches, "None or a positive integer")
+        from .trackers import TRACKERS  # the registry (a light module)
+
+        check(isinstance(self.report_to, (list, tuple)) and all(t in TRACKERS for t in self.report_to), "report_to",
+              self.report_to, f"a list of trackers ({', '.join(TRACKERS)})")
+        self.report_to = list(self.report_to)
         names = {f.name for f in fields(self)}
         check(isinstance(self.resume_override, (list, tuple)) and all(n in names for n in self.resume_override),
               "resume_override", self.resume_override, f"a list of TrainConfig fields ({', '.join(sorted(names))})")

@@ -8,7 +8,9 @@ before they build the engine. Model parameters take AdamW at `lr`; the mixture w
 `architecture_parameters()`) take `arch_lr`, in the same optimizer without a search, or with one in the
 search algorithm's own optimizer, and the algorithm orders the steps and samples α (`search.py`).
 
-Processes: one, or several under torchrun (DDP; gloo on CPU, nccl on GPU):
+Processes: one, or several under torchrun (gloo on CPU, nccl on GPU), sharing the model as
+`train.strategy` says: "ddp" (a whole copy each) or "fsdp" (FSDP2 shards, one unit per block); see
+`parallel.py`:
 
     python -m manticore.cli search --config run.yaml
     torchrun --nproc_per_node 2 -m manticore.cli search --config run.yaml
@@ -59,7 +61,9 @@ from transformers import get_constant_schedule_with_warmup, get_linear_schedule_
 from ..tasks.base import IGNORE_INDEX, Task
 from .config import TrainConfig
 from .data import eval_batches, make_stream
+from .parallel import Sharded, distributed, full, is_main  # noqa: F401  (is_main: the stages import it from here)
 from .rundir import CHECKPOINT, METRICS, PREVIOUS_CHECKPOINT
+from .trackers import Trackers
 from ..errors import TrainingDiverged, first_line
 from ..hybrid.model import non_finite_parameters
 from .search import SearchConfig
@@ -68,19 +72,6 @@ Sampler = Callable[[torch.Tensor], torch.Tensor]  # mixture-weight logits (L, K)
 
 
 # -- processes ---------------------------------------------------------------------------------------------
-def distributed() -> tuple[int, int]:
-    """(rank, world size); initialises torch.distributed when launched by torchrun with WORLD_SIZE > 1."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-
-
-def is_main() -> bool:
-    """Whether this is the process that writes files (rank 0, or the only one)."""
-    return (dist.get_rank() if dist.is_initialized() else int(os.environ.get("RANK", "0"))) == 0
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -233,14 +224,19 @@ class Engine:
         self.device = torch.device("cuda", self.rank % torch.cuda.device_count()) if torch.cuda.is_available() \
             else torch.device("cpu")
         seed_everything(config.seed)
-        self.model = model.to(self.device)
-        arch = [p for p in getattr(model, "architecture_parameters", lambda: [])() if p.requires_grad]
+        self.sharded = Sharded(model, self.device) if config.strategy == "fsdp" and self.world > 1 else None
+        # the model that trains: the caller's, or (FSDP) its sharded copy, written back at the end
+        self.model = self.sharded.model if self.sharded else model.to(self.device)
+        arch = [p for p in getattr(self.model, "architecture_parameters", lambda: [])() if p.requires_grad]
         arch_ids = {id(p) for p in arch}
-        params = [p for p in model.parameters() if p.requires_grad and id(p) not in arch_ids]
+        params = [p for p in self.model.parameters() if p.requires_grad and id(p) not in arch_ids]
         if not params and not arch:
             raise ValueError("Nothing to train: every parameter is frozen.")
         self.arch, self.params = arch, params
-        self.ddp = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if self.world > 1 else model
+        self._arch_ids = arch_ids
+        self.trackers: Trackers | None = None  # opened by train()
+        self.ddp = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) \
+            if self.world > 1 and not self.sharded else self.model
         self.optimizers, self.schedulers = self._optimizers()
         self.stream = make_stream(task.train, config.batch_size, task.collate, config.seed, self.rank, self.world)
         self.arch_stream = self._arch_stream(arch_split)
@@ -324,11 +320,14 @@ class Engine:
         """Run to max_steps (from the last checkpoint with resume=True); returns the final test metrics."""
         cfg = self.config
         if resume and self.load_checkpoint() and self.final is not None:
+            if self.sharded:
+                self.sharded.write_back()
             return self.final  # finished before: nothing left to do
         if not resume or self.step == 0:
             self.start_fresh()
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc=self.out_dir.name or "train",
                    disable=self.rank != 0, dynamic_ncols=True, mininterval=0.5)
+        self.trackers = Trackers(cfg.report_to if self.rank == 0 else [], self.out_dir, cfg.to_dict())
         try:
             while self.step < cfg.max_steps:
                 metrics = self.train_step()
@@ -336,17 +335,20 @@ class Engine:
                 if not math.isfinite(metrics["loss"]):
                     self.diverged(f"the training loss is {metrics['loss']}")
                 self._after_step(metrics, bar)
+            final = self.evaluate("test")
+            self.log({"step": self.step, "split": "test", **final})
         finally:
             bar.close()
-        final = self.evaluate("test")
-        self.log({"step": self.step, "split": "test", **final})
+            self.trackers.close()
         self.final = final
         self.save_checkpoint()
+        if self.sharded:
+            self.sharded.write_back()
         return final
 
     def _after_step(self, metrics: dict[str, float], bar) -> None:
         cfg = self.config
-        record = {"step": self.step, "split": "train", **metrics, "lr": self.schedulers_lr()}
+        record = {"step": self.step, "split": "train", **metrics, **self.learning_rates()}
         alphas = self.alphas()
         if alphas is not None:
             record["alphas"] = alphas
@@ -369,15 +371,22 @@ class Engine:
         if not hasattr(self.model, "mixture_weights"):
             return None
         with torch.no_grad():
-            return [[round(a, 6) for a in row] for row in self.model.mixture_weights().tolist()]
+            return [[round(a, 6) for a in row] for row in full(self.model.mixture_weights()).tolist()]
 
-    def schedulers_lr(self) -> float:
-        return self.optimizers["model"].param_groups[0]["lr"] if "model" in self.optimizers else 0.0
+    def learning_rates(self) -> dict[str, float]:
+        """The current learning rates: lr (model parameters; 0.0 when none train) and, when α trains, arch_lr."""
+        groups = [g for optimizer in self.optimizers.values() for g in optimizer.param_groups]
+        model = [g["lr"] for g in groups if any(id(p) not in self._arch_ids for p in g["params"])]
+        arch = [g["lr"] for g in groups if g["params"] and all(id(p) in self._arch_ids for p in g["params"])]
+        return {"lr": model[0] if model else 0.0, **({"arch_lr": arch[0]} if arch else {})}
 
     def log(self, record: dict[str, Any]) -> None:
+        """Append a record to metrics.jsonl and send it to the trackers (main process only)."""
         if self.rank == 0:
             with open(self.out_dir / METRICS, "a") as f:
                 f.write(json.dumps(record) + "\n")
+            if getattr(self, "trackers", None) is not None:
+                self.trackers.log(record)
 
     # -- checkpoints ------------------------------------------------------------------------------------------
     def diverged(self, what: str) -> None:
@@ -404,13 +413,21 @@ class Engine:
         """Everything needed to continue exactly; written atomically (temporary file, then rename), keeping the
         previous checkpoint beside the new one."""
         bad = non_finite_parameters(self.model)
+        if self.sharded:
+            bad = self.sharded.agree(bad)
         if bad:
             self.diverged(f"non-finite weights in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
+        if self.sharded:
+            model_state = self.sharded.model_state()
+            optimizer_states = {k: self.sharded.optimizer_state(o) for k, o in self.optimizers.items()}
+        else:
+            model_state = self.model.state_dict()
+            optimizer_states = {k: o.state_dict() for k, o in self.optimizers.items()}
         if self.rank == 0:
             state = {
                 "step": self.step,
-                "model": self.model.state_dict(),
-                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "model": model_state,
+                "optimizers": optimizer_states,
                 "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
                 "stream": self.stream.state_dict(),
                 "arch_stream": self.arch_stream.state_dict() if self.arch_stream else None,
@@ -451,7 +468,7 @@ class Engine:
         """Refuse a checkpoint written by another run: settings, task or search that differ from this run's
         (except the fields listed in resume_override) are named."""
         mine, theirs = self.run_record(), {k: state.get(k) for k in ("config", "task", "search")}
-        allowed = set(self.config.resume_override) | {"resume_override"}
+        allowed = set(self.config.resume_override) | {"resume_override", "report_to"}  # report_to: no effect on training
         differ = [f"{field}: checkpoint {theirs['config'].get(field)!r}, this run {value!r}"
                   for field, value in mine["config"].items()
                   if field not in allowed and (theirs["config"] or {}).get(field, value) != value]
@@ -473,10 +490,14 @@ class Engine:
         path, state = found
         self.check_same_run(path, state)
         try:
-            self.model.load_state_dict(state["model"])
-            for name, optimizer in self.optimizers.items():
-                optimizer.load_state_dict(state["optimizers"][name])
-                self.schedulers[name].load_state_dict(state["schedulers"][name])
+            if self.sharded:
+                self.sharded.load(state["model"], self.optimizers, state["optimizers"])
+            else:
+                self.model.load_state_dict(state["model"])
+                for name, optimizer in self.optimizers.items():
+                    optimizer.load_state_dict(state["optimizers"][name])
+            for name, scheduler in self.schedulers.items():
+                scheduler.load_state_dict(state["schedulers"][name])
         except (RuntimeError, KeyError, ValueError) as err:
             raise ValueError(f"{path} does not fit this model ({first_line(err)}). Delete it to start "
                              "the stage afresh.") from None
