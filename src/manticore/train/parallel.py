@@ -18,10 +18,12 @@
 
 Under FSDP the engine trains a sharded copy of the caller's model, whose own parameters are emptied meanwhile,
 and writes the trained weights back into the caller's model at the end (`Sharded.write_back`), one tensor at a
-time, so stages save and report it as they do with DDP. (A run that fails leaves the caller's model empty.) Checkpoints are gathered (full tensors, written by rank 0, in the same file as with DDP); their
-optimizer states are keyed by parameter name (`torch.distributed.checkpoint.state_dict`), so a checkpoint
-written with one strategy resumes only with the same one. With one process both strategies train the model
-as it is.
+time, so stages save and report it as they do with DDP (a run that fails leaves the caller's model empty).
+
+Checkpoints are gathered: full tensors, written by rank 0 into the same file as with DDP. Their optimizer states
+are keyed by parameter name (`torch.distributed.checkpoint.state_dict`), so a checkpoint written with one
+strategy resumes with the same one (`strategy` is checked like every training setting). With one process both
+strategies train the model as it is.
 """
 
 from __future__ import annotations
