@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test bench families experiments clean
+.PHONY: install demo test bench bench-strategies families experiments clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ test: $(STAMP)
 # The performance table: training (issue 3) and inference (issue 10) cost ratios, about 40 s; not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m manticore.bench
+
+# FSDP against DDP on 2 CPU processes (torchrun, gloo): step time and memory per process, about 2 minutes.
+bench-strategies: $(STAMP)
+	$(BIN)/python benchmarks/strategies.py --procs 2 --rounds 2
 
 # Which of transformers' causal LMs a one-hot hybrid reproduces exactly (components/sweep.py), two model types at
 # a time, about 20 minutes on 2 cores; writes benchmarks/families.md, the README's family table. Not part of `make test`,
