@@ -10,8 +10,13 @@ each, L=3, ~44M parameters) on random tokens with AdamW, everything trainable, a
 - held: bytes of parameters + optimizer states (AdamW's two moments) this process holds after the last step
   (its shards under FSDP), counted exactly; gradients are freed after each step and peak at the parameters' size
   (sharded alike);
-- peak RSS: the process's resident-set high-water mark (ru_maxrss), which also counts torch itself, the
-  activations and, for FSDP, the transient copy made while sharding.
+- RSS after building: the process's resident-set high-water mark (VmHWM) once the hybrid is built (torch and
+  transformers themselves, about 1 GiB, and the hybrid, built alike for both strategies);
+- peak RSS while training: the high-water mark from just before the engine is made (sharding included) to
+  the last step, with the built model's memory in it; reset at that point (Linux /proc/self/clear_refs), so it
+  is not the building's transient peak;
+- peak RSS overall: the same at the end, after the final checkpoint, which rank 0 writes gathered (under
+  FSDP it holds the full model and optimizer states on the CPU while writing).
 
 Prints a markdown table of the medians over rounds.
 """
@@ -28,6 +33,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+def high_water_mb() -> float:
+    """The process's peak resident set size (VmHWM) since the start or the last `reset_high_water`, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: the peak since the start
+
+
+def reset_high_water() -> None:
+    """Reset VmHWM to the current RSS (Linux: writing 5 to /proc/self/clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 def worker(strategy: str, steps: int, out: str) -> None:
@@ -52,12 +73,17 @@ def worker(strategy: str, steps: int, out: str) -> None:
     times: list[float] = []
     last = [time.perf_counter()]
 
+    rss = {}
+
     def on_step(step, metrics):
         now = time.perf_counter()
         times.append(now - last[0])
         last[0] = now
+        rss["training"] = high_water_mb()  # before the final checkpoint
 
     config = TrainConfig(max_steps=steps, batch_size=4, lr=1e-4, strategy=strategy, log_every=steps, eval_batches=1)
+    rss["built"] = high_water_mb()
+    reset_high_water()  # from here: the engine (sharding included) and training
     engine = Engine(model, task, config, out, on_step=on_step)
     last[0] = time.perf_counter()
     engine.train()
@@ -68,7 +94,8 @@ def worker(strategy: str, steps: int, out: str) -> None:
         for state in optimizer.state.values():
             held += sum(local(v).numel() * local(v).element_size() for v in state.values() if torch.is_tensor(v))
     record = {"strategy": strategy, "rank": engine.rank, "step_s": statistics.median(times[2:]),
-              "held_mb": held / 2**20, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "held_mb": held / 2**20, "built_rss_mb": rss["built"],
+              "training_rss_mb": rss["training"], "peak_rss_mb": high_water_mb(),
               "params": sum(p.numel() for p in model.parameters())}
     with open(Path(out) / f"bench-rank{engine.rank}.json", "w") as f:
         json.dump(record, f)
@@ -91,16 +118,20 @@ def main() -> None:
                 ranks = [json.loads((Path(out) / f"bench-rank{r}.json").read_text()) for r in range(args.procs)]
             results[strategy].append(ranks)
             print(f"round {round_ + 1} {strategy}: " + ", ".join(f"rank {r['rank']} step {r['step_s']:.3f} s, held "
-                  f"{r['held_mb']:.0f} MiB, peak RSS {r['peak_rss_mb']:.0f} MiB" for r in ranks), flush=True)
+                  f"{r['held_mb']:.0f} MiB, RSS built / training / overall {r['built_rss_mb']:.0f} / "
+                  f"{r['training_rss_mb']:.0f} / {r['peak_rss_mb']:.0f} MiB" for r in ranks),
+                  flush=True)
     params = results["ddp"][0][0]["params"]
     print(f"\n{args.procs} CPU processes (gloo), hybrid of {params / 1e6:.1f}M parameters, batch 4 x 128 tokens per "
           f"process, medians over {args.rounds} rounds and the processes:\n")
-    print("| strategy | step (s) | parameters + AdamW states held per process (MiB) | peak RSS per process (MiB) |")
-    print("| --- | --- | --- | --- |")
+    print("| strategy | step (s) | parameters + AdamW states held per process (MiB) | RSS after building (MiB) "
+          "| peak RSS while training (MiB) | peak RSS overall (MiB) |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for strategy, rounds in results.items():
         flat = [r for ranks in rounds for r in ranks]
-        row = [statistics.median(r[key] for r in flat) for key in ("step_s", "held_mb", "peak_rss_mb")]
-        print(f"| {strategy} | {row[0]:.3f} | {row[1]:.0f} | {row[2]:.0f} |")
+        keys = ("step_s", "held_mb", "built_rss_mb", "training_rss_mb", "peak_rss_mb")
+        row = [statistics.median(r[key] for r in flat) for key in keys]
+        print(f"| {strategy} | {row[0]:.3f} | " + " | ".join(f"{v:.0f}" for v in row[1:]) + " |")
 
 
 if __name__ == "__main__":

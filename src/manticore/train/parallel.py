@@ -90,14 +90,24 @@ class Sharded:
     def __init__(self, source: nn.Module, device: torch.device):
         from torch.distributed.fsdp import fully_shard
 
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
         self.source = source
-        model = copy.deepcopy(source)
+        # the copy's parameters start on the meta device (no memory); only the shards are ever allocated
+        meta = {id(p): nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
+                for p in source.parameters()}
+        model = copy.deepcopy(source, meta)
         units = shard_units(model)
         self.units = [type(unit).__name__ for unit in units]  # the classes sharded as units, one per instance
         for unit in units:
             fully_shard(unit)
         fully_shard(model)
-        self.model = model.to(device)
+        model.to_empty(device=device)
+        set_model_state_dict(model, source.state_dict(), options=StateDictOptions(full_state_dict=True))
+        with torch.no_grad():
+            for name, buffer in source.named_buffers():  # non-persistent ones too (e.g. rotary tables)
+                model.get_buffer(name).copy_(buffer)
+        self.model = model
         for param in source.parameters():  # the caller's copy holds nothing until write_back
             param.data = torch.empty(0, dtype=param.dtype, device=param.device)
 
