@@ -209,7 +209,9 @@ class _SelectiveScan(torch.autograd.Function):
         dt = dt.contiguous()
         u_t, B_t, C_t = time_major(u), time_major(B), time_major(C)  # (b, l, d), (b, l, n), (b, l, n)
         AT = A.float().t().contiguous()  # (n, d)
-        D32 = D.float().contiguous() if D is not None else u_t.new_zeros(d)
+        # a copy: a numpy view of the parameter's own storage would make it non-resizable for good (FSDP frees
+        # and re-gathers parameter storage)
+        D32 = D.detach().float().clone() if D is not None else u_t.new_zeros(d)
         z_t = time_major(z) if z is not None else u_t.new_zeros(1, 1, 1)
         save = any(ctx.needs_input_grad[:8])
         ckpt = u_t.new_empty((b, max(0, -(-l // CHUNK) - 1), n, d) if save else (1, 1, n, d))
