@@ -24,6 +24,8 @@ QUICKSTART = CONFIGS / "quickstart.yaml"
     ("num_blocks=3", r"num_blocks=3 must divide every component's depth; \{'gpt_neo': 2, 'mamba': 2\} don't"),
     ("embeddings_from=7", r"embeddings_from=7 is not valid; accepted: a component index 0..1"),
     ("task.seq_len=-5", r"task: mad/in-context-recall: seq_len=-5 is too small"),
+    ("train.strategy=zero3", r"strategy='zero3' is not valid in stages.pretrain.train; accepted: 'ddp' or 'fsdp'"),
+    ("train.report_to=[tensorbord]", r"report_to=\['tensorbord'\] is not valid; accepted: a list of trackers"),
 ])
 def test_bad_values_are_named(override, match):
     with pytest.raises(ValueError, match=match):
