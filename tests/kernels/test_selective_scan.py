@@ -17,7 +17,14 @@ from transformers.models.mamba2.modeling_mamba2 import Mamba2Mixer
 from manticore.components.mamba import MambaAdapter
 from manticore.components.mamba2 import Mamba2Adapter
 from manticore.kernels import FastScanMambaMixer, use_fast_scan
-from manticore.kernels.selective_scan import _SelectiveScan, selective_scan, selective_scan_ref
+from manticore.kernels.selective_scan import _SelectiveScan, scan_backend, selective_scan, selective_scan_ref
+from manticore.kernels.selective_scan_chunked import selective_scan_chunked
+
+scan_module = sys.modules["manticore.kernels.selective_scan"]  # the module (the package exports its function)
+
+# the fast paths, each checked against the reference by the same tests: numba (CPU), chunked (the CUDA path
+# without mamba_ssm; plain PyTorch, so it runs on CPU here too)
+SCANS = pytest.mark.parametrize("scan", [selective_scan, selective_scan_chunked], ids=["numba", "chunked"])
 
 NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
 
@@ -58,9 +65,10 @@ def outputs_and_grads(fn, inputs, softplus, seed=1):
 @pytest.mark.parametrize("softplus", [True, False])
 @pytest.mark.parametrize("l", [1, 7, 64, 131])
 @pytest.mark.parametrize("b,d,n", [(2, 5, 4), (1, 40, 16)])  # d = 40: several channel blocks, the last partial
-def test_fast_scan_matches_reference(b, d, n, l, softplus):
+@SCANS
+def test_fast_scan_matches_reference(b, d, n, l, softplus, scan):
     inputs = scan_inputs(b, d, l, n, softplus)
-    out, grads = outputs_and_grads(selective_scan, inputs, softplus)
+    out, grads = outputs_and_grads(scan, inputs, softplus)
     want_out, want_grads = outputs_and_grads(selective_scan_ref, inputs, softplus)
     assert out.shape == (b, d, l) and out.dtype == torch.float32
     assert rel_err(out, want_out) <= 1e-4
@@ -69,48 +77,101 @@ def test_fast_scan_matches_reference(b, d, n, l, softplus):
         assert rel_err(grads[name], want_grads[name]) <= 1e-4, name
 
 
+@pytest.mark.parametrize("chunk", [1, 5, 64])
+def test_chunked_scan_gives_the_same_result_for_any_chunk_size(chunk):
+    inputs = scan_inputs(2, 6, 37, 4, True)
+    out, grads = outputs_and_grads(lambda **kw: selective_scan_chunked(**kw, chunk=chunk), inputs, True)
+    want_out, want_grads = outputs_and_grads(selective_scan_ref, inputs, True)
+    assert rel_err(out, want_out) <= 1e-5
+    assert all(rel_err(grads[name], want_grads[name]) <= 1e-5 for name in NAMES)
+    last = selective_scan_chunked(**inputs, delta_softplus=True, return_last_state=True, chunk=chunk)[1]
+    assert rel_err(last, selective_scan_ref(**inputs, delta_softplus=True, return_last_state=True)[1]) <= 1e-5
+    with pytest.raises(ValueError, match="chunk=0 is not valid; accepted: a positive integer"):
+        selective_scan_chunked(**inputs, chunk=0)
+
+
+def saved_bytes(l: int, b: int = 1, d: int = 32, n: int = 64) -> int:
+    """Bytes the chunked scan keeps for backward at length l (everything autograd saves)."""
+    inputs = scan_inputs(b, d, l, n, True)
+    total = 0
+
+    def pack(t):
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        selective_scan_chunked(**inputs, delta_softplus=True)
+    return total
+
+
+def test_chunked_scan_memory_is_linear_in_length():
+    short, long = saved_bytes(512), saved_bytes(2048)
+    assert 3.5 <= long / short <= 4.5  # linear in l
+    assert long < 1 * 32 * 2048 * 64 * 4 / 3  # O(b*d*l + b*d*n*l/CHUNK): far below the b*d*l*n of every state
+
+
+def test_dispatch(monkeypatch):
+    cpu = scan_inputs(1, 3, 9, 2, True)
+    assert scan_backend(*cpu.values()) == "numba"
+    assert scan_backend(*scan_inputs(1, 3, 9, 2, True, dtype=torch.float64).values()) == "reference"
+    monkeypatch.setattr(scan_module, "_is_cuda", lambda t: True)  # as if the tensors were on a GPU
+    monkeypatch.setattr(scan_module, "_mamba_ssm_scan", None)
+    assert scan_backend(*cpu.values()) == "chunked"
+    out = selective_scan(**cpu, delta_softplus=True)
+    assert rel_err(out, selective_scan_ref(**cpu, delta_softplus=True)) <= 1e-5
+    calls = []
+    monkeypatch.setattr(scan_module, "_mamba_ssm_scan", lambda *args: calls.append(args) or "fused")
+    assert scan_backend(*cpu.values()) == "mamba_ssm"
+    assert selective_scan(**cpu, delta_softplus=True) == "fused" and len(calls[0]) == 10
+
+
 def test_fast_scan_is_the_autograd_function():
     inputs = scan_inputs(1, 3, 5, 2, True)
     out = selective_scan(**inputs, delta_softplus=True)
     assert type(out.grad_fn).__name__ == "_SelectiveScanBackward"
 
 
-def test_optional_arguments_can_be_left_out():
+@SCANS
+def test_optional_arguments_can_be_left_out(scan):
     inputs = scan_inputs(2, 6, 40, 3, False)
     for name in ("D", "z", "delta_bias"):
         del inputs[name]
-    out, grads = outputs_and_grads(selective_scan, inputs, False)
+    out, grads = outputs_and_grads(scan, inputs, False)
     want_out, want_grads = outputs_and_grads(selective_scan_ref, inputs, False)
     assert rel_err(out, want_out) <= 1e-4
     for name in inputs:
         assert rel_err(grads[name], want_grads[name]) <= 1e-4, name
 
 
-def test_only_requested_gradients_and_no_grad_forward():
+@SCANS
+def test_only_requested_gradients_and_no_grad_forward(scan):
     inputs = {k: v.detach() for k, v in scan_inputs(2, 4, 70, 3, True).items()}
     with torch.no_grad():
-        plain = selective_scan(**inputs, delta_softplus=True)
+        plain = scan(**inputs, delta_softplus=True)
     inputs["B"].requires_grad_()
-    out = selective_scan(**inputs, delta_softplus=True)
+    out = scan(**inputs, delta_softplus=True)
     assert torch.equal(out, plain)
     (grad_B,) = torch.autograd.grad(out.sum(), [inputs["B"]])
     (want,) = torch.autograd.grad(selective_scan_ref(**inputs, delta_softplus=True).sum(), [inputs["B"]])
     assert rel_err(grad_B, want) <= 1e-4
 
 
-def test_non_contiguous_inputs():
+@SCANS
+def test_non_contiguous_inputs(scan):
     inputs = scan_inputs(2, 6, 33, 4, True)
     # The layouts Mamba's mixer passes: transposed (b, l, d) and (b, l, n) tensors.
     strided = {k: (v.detach().transpose(1, 2).contiguous().transpose(1, 2) if v.dim() == 3 else v.detach())
                for k, v in inputs.items()}
     assert not strided["u"].is_contiguous()
-    assert rel_err(selective_scan(**strided, delta_softplus=True),
+    assert rel_err(scan(**strided, delta_softplus=True),
                    selective_scan_ref(**inputs, delta_softplus=True)) <= 1e-4
 
 
-def test_bfloat16_inputs_compute_in_float32():
+@SCANS
+def test_bfloat16_inputs_compute_in_float32(scan):
     inputs = scan_inputs(2, 8, 20, 4, True, dtype=torch.bfloat16)
-    out, grads = outputs_and_grads(selective_scan, inputs, True)
+    out, grads = outputs_and_grads(scan, inputs, True)
     assert out.dtype == torch.bfloat16 and all(grads[k].dtype == torch.bfloat16 for k in NAMES)
     want = selective_scan_ref(**{k: v.detach().float() for k, v in inputs.items()}, delta_softplus=True)
     assert rel_err(out, want) <= 1e-2
@@ -183,8 +244,9 @@ def test_use_fast_scan_swaps_only_mamba_mixers():
     assert all(type(layer.mixer) is MambaMixer for layer in MambaModel(tiny_mamba_config()).layers)
 
 
+@pytest.mark.parametrize("backend", ["numba", "chunked"])
 @pytest.mark.parametrize("train", [True, False])
-def test_patched_mamba_matches_transformers(train):
+def test_patched_mamba_matches_transformers(train, backend, monkeypatch):
     """Outputs and every parameter gradient, with left padding in the batch.
 
     The loss is linear in the output (a random cotangent): a sum of squares after the final RMSNorm is nearly
@@ -194,6 +256,9 @@ def test_patched_mamba_matches_transformers(train):
     slow = MambaModel(tiny_mamba_config()).train(train)
     fast = copy.deepcopy(slow)
     use_fast_scan(fast)
+    if backend == "chunked":  # the scan a GPU without mamba_ssm runs: the tensors' device is faked for the dispatch
+        monkeypatch.setattr(scan_module, "_is_cuda", lambda t: True)
+        monkeypatch.setattr(scan_module, "_mamba_ssm_scan", None)
     ids = torch.randint(0, 61, (3, 45))
     mask = torch.ones_like(ids)
     mask[1, :7] = 0

@@ -32,7 +32,8 @@ class FastScanMambaMixer(MambaMixer):
     Only ever made from an existing `MambaMixer` by `use_fast_scan` (its class is swapped, nothing is copied).
     Falls back to transformers' own forward for packed sequences, for a cache that records past states
     (speculative decoding), and on CUDA with mamba_ssm installed (transformers then uses mamba_ssm's fused
-    kernels itself). A cache continued with several tokens at once runs them one step at a time, from the
+    kernels itself). On CUDA without mamba_ssm the scan is the chunked PyTorch one (`selective_scan` dispatches),
+    not transformers' per-timestep loop. A cache continued with several tokens at once runs them one step at a time, from the
     cached state.
     """
 

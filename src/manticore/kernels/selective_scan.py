@@ -22,7 +22,9 @@ it carries no gradient).
 
 `selective_scan` picks the fastest available implementation:
 
-1. CUDA tensors with `mamba_ssm` installed: mamba_ssm's fused CUDA kernel;
+1. CUDA tensors with `mamba_ssm` installed: mamba_ssm's fused CUDA kernel; without it, the chunked
+   PyTorch scan (`selective_scan_chunked`: parallel within chunks of 16 steps, sequential across them,
+   activation-checkpointed per chunk, so memory is linear in length);
 2. CPU tensors (float32, float16 or bfloat16; computed in float32) with numba installed: `_SelectiveScan`,
    an autograd Function over two numba kernels (module `selective_scan_cpu`, imported on first use) whose
    jobs, (batch row, block of channels), are shared out between torch.get_num_threads() threads (the
@@ -31,7 +33,10 @@ it carries no gradient).
    back through them (reverse-time scan) for the gradients. Memory is O(b*d*l + b*d*n*l/CHUNK): nothing of
    size b*d*l*n is stored, so l = 16384 is fine. The kernels run time-major, (b, l, d), vectorised over
    contiguous channels, with an exp written in plain arithmetic so that it vectorises too;
-3. anything else (float64, CUDA without mamba_ssm, no numba): `selective_scan_ref`.
+3. anything else (float64 on CPU, no numba): `selective_scan_ref`.
+
+`scan_backend(*tensors)` says which one runs. The same equivalence tests check the numba and the chunked scans
+against the reference on CPU (tests/kernels).
 """
 
 from __future__ import annotations
@@ -50,7 +55,9 @@ try:  # pragma: no cover - needs a CUDA machine with mamba_ssm
 except Exception:  # ImportError, or a broken CUDA build
     _mamba_ssm_scan = None
 
-__all__ = ["selective_scan", "selective_scan_ref", "CHUNK"]
+from .selective_scan_chunked import selective_scan_chunked
+
+__all__ = ["selective_scan", "selective_scan_ref", "selective_scan_chunked", "scan_backend", "CHUNK"]
 
 CHUNK = 32  # steps between stored states; the backward recomputes at most this many states at a time
 
@@ -281,26 +288,45 @@ _FAST_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _warned_no_numba = False
 
 
+def _is_cuda(tensor: torch.Tensor) -> bool:
+    return tensor.is_cuda
+
+
+def scan_backend(*tensors: torch.Tensor | None) -> str:
+    """Which implementation `selective_scan` runs on these argument tensors:
+
+    'mamba_ssm' (CUDA, mamba_ssm importable), 'chunked' (CUDA without it: `selective_scan_chunked`), 'numba'
+    (CPU tensors of float32, float16 or bfloat16, numba installed) or 'reference' (anything else, e.g. float64).
+    """
+    present = [t for t in tensors if t is not None]
+    if all(_is_cuda(t) for t in present):
+        return "mamba_ssm" if _mamba_ssm_scan is not None else "chunked"
+    on_cpu = all(t.device.type == "cpu" for t in present)
+    if on_cpu and all(t.dtype in _FAST_DTYPES for t in present):
+        if cpu_kernels() is not None:
+            return "numba"
+        global _warned_no_numba
+        if not _warned_no_numba:  # pragma: no cover - numba is a dependency
+            warnings.warn("numba is not installed: selective_scan falls back to the slow reference", stacklevel=3)
+            _warned_no_numba = True
+    return "reference"
+
+
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                    return_last_state=False):
-    """Selective scan with the fastest implementation available (see the module docstring).
+    """Selective scan with the fastest implementation available (see the module docstring and `scan_backend`).
 
     u, delta: (b, d, l); A: (d, n); B, C: (b, n, l); D: (d,); z: (b, d, l); delta_bias: (d,) -> (b, d, l)
     in u's dtype, and with return_last_state=True also the final state (b, d, n), float32. Differentiable in
     every tensor argument (the final state is not).
     """
     _check_shapes(u, delta, A, B, C, D, z, delta_bias)
-    tensors = [t for t in (u, delta, A, B, C, D, z, delta_bias) if t is not None]
-    if u.is_cuda and _mamba_ssm_scan is not None:  # pragma: no cover - needs CUDA and mamba_ssm
-        return _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
-    on_cpu = all(t.device.type == "cpu" for t in tensors)
-    fast_dtypes = all(t.dtype in _FAST_DTYPES for t in tensors)
-    if not (on_cpu and fast_dtypes and cpu_kernels() is not None):
-        global _warned_no_numba
-        if on_cpu and fast_dtypes and not _warned_no_numba:  # pragma: no cover
-            warnings.warn("numba is not installed: selective_scan falls back to the slow reference", stacklevel=2)
-            _warned_no_numba = True
-        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
-    if u.shape[2] == 0:
-        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    args = (u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    backend = scan_backend(u, delta, A, B, C, D, z, delta_bias)
+    if backend == "mamba_ssm":  # pragma: no cover - needs CUDA and mamba_ssm
+        return _mamba_ssm_scan(*args)
+    if backend == "chunked":
+        return selective_scan_chunked(*args)
+    if backend == "reference" or u.shape[2] == 0:
+        return selective_scan_ref(*args)
     return _SelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias, bool(delta_softplus), bool(return_last_state))
