@@ -303,18 +303,28 @@ def text_task(path: str | Mapping[str, str], format: str | None = None, tokenize
               text_field: str = "text", hf_config: str | None = None, response_only_loss: bool = False,
               pack: bool = True, max_examples: int | None = None, max_tokens: int | None = None, seed: int = 0,
               validation_fraction: float = 0.05, test_fraction: float = 0.05, encoding: str = "utf-8",
-              use_cache: bool = True) -> Task:
+              use_cache: bool = True, streaming: bool = False, shuffle: bool = True, hf_split: str = "train",
+              eval_path: str | list[str] | None = None, eval_documents: int = 100,
+              eval_tokens: int | None = None) -> Task:
     """Language data from `path` in `format` (detected when None); see the module docstring. Text files are
     decoded as `encoding` (UTF-8 by default); undecodable bytes and binary files are errors naming the line.
 
     seed, validation_fraction and test_fraction carve splits the source lacks (by record). Then
     max_examples caps the records (lines, JSON records, dataset rows) kept per split, so a capped split is
     a subset of the uncapped one; max_tokens caps the input tokens per split.
+
+    streaming=True reads the training split on the fly instead (tasks/streaming.py): path is a directory, glob,
+    file or list of .jsonl/.json/.parquet/.txt shards, or with format 'hf' a hub dataset (split `hf_split`)
+    streamed with `datasets`; shuffle reorders the shards each epoch (seeded); the test split is the first
+    `eval_documents` documents (or the files at `eval_path`), at most `eval_tokens` tokens, held in memory.
     """
     tok = get_tokenizer(tokenizer)
     if format is not None and format not in FORMATS:
         raise ValueError(f"Unknown format {format!r}; accepted: {', '.join(FORMATS)} (or None to detect it).")
     encoding = check_encoding(encoding)
+    if streaming:
+        return _streamed_text(path, format, tok, block_size, text_field, hf_config, response_only_loss, hf_split,
+                              shuffle, seed, eval_path, eval_documents, eval_tokens, encoding)
 
     def read() -> tuple[dict[str, list[Segments]], dict]:
         fmt, splits = read_source(path, format, text_field, hf_config, encoding)
@@ -332,6 +342,23 @@ def text_task(path: str | Mapping[str, str], format: str | None = None, tokenize
                 "test_fraction": test_fraction, "encoding": encoding}
     return build_lm_task("lm/text", settings, read, tok, block_size, pack, max_tokens, use_cache,
                          {"path": path_key, "response_only_loss": response_only_loss})
+
+
+def _streamed_text(path, format, tok, block_size, text_field, hf_config, response_only_loss, hf_split, shuffle, seed,
+                   eval_path, eval_documents, eval_tokens, encoding) -> Task:
+    """lm/text with streaming=True: see tasks/streaming.py."""
+    from .streaming import file_records, shard_files, streamed_task
+
+    hf = format == "hf"
+    if format is None:  # from the first record, as for an in-memory source
+        first = next(file_records(shard_files(path)[0], text_field, encoding), None)
+        format = detect_format({"train": [first] if first else []}, text_field)
+
+    def examples(record: Record) -> list[Segments]:
+        return record_examples(record, "text" if hf else format, text_field, response_only_loss)
+
+    return streamed_task("lm/text", path, hf, format, examples, tok, block_size, text_field, hf_config, hf_split,
+                         shuffle, seed, eval_path, eval_documents, eval_tokens, encoding)
 
 
 def _alias(alias: str, format: str, doc: str) -> None:

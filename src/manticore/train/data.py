@@ -1,4 +1,5 @@
-"""Deterministic, resumable batches: the data position is part of a checkpoint.
+"""Deterministic, resumable batches: the data position is part of a checkpoint (streamed corpora bring their
+own stream with the same interface: tasks/streaming.py).
 
 Epoch e visits the dataset in the order of a permutation seeded by (seed, e). Under torch.distributed,
 each global batch of `batch_size * world` examples is split between the ranks, so every rank sees
@@ -54,7 +55,11 @@ class BatchStream:
 
 
 def make_stream(dataset, batch_size: int, collate: Callable, seed: int, rank: int = 0, world: int = 1):
-    """The training batches of `dataset` for this process: a `BatchStream` over a map-style dataset."""
+    """The training batches of `dataset` for this process: the dataset's own stream if it has one (a streamed
+    corpus, tasks/streaming.py), else a `BatchStream` over a map-style dataset. Both are endless and have
+    `state_dict` / `load_state_dict`, which checkpoints keep."""
+    if hasattr(dataset, "batch_stream"):
+        return dataset.batch_stream(batch_size, collate, seed, rank, world)
     return BatchStream(dataset, batch_size, collate, seed, rank, world)
 
 

@@ -1,0 +1,204 @@
+"""Streamed corpora (lm/text with streaming: true): packing, shards per process, exact resume, flat memory."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import manticore
+from manticore import tasks
+from manticore.tasks.lm import blocks, encode_split
+from manticore.tasks.streaming import Documents, StreamedText
+from manticore.tasks.tokenizers import get_tokenizer
+from manticore.train import Engine, TrainConfig
+from manticore.train.data import make_stream
+from manticore.train.run_config import CONFIGS, load_run_config
+from conftest import tiny_config
+
+WORDS = "the quick brown fox jumps over a lazy dog while seven wizards quietly hum".split()
+
+
+def write_corpus(folder, files=4, docs=30, seed=0, suffix=".jsonl"):
+    """`files` shards of `docs` documents each; returns every document's text in file order."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    texts = []
+    for f in range(files):
+        lines = [" ".join(rng.choice(WORDS, size=rng.integers(3, 40))) for _ in range(docs)]
+        texts += lines
+        path = folder / f"shard-{f:03d}{suffix}"
+        if suffix == ".jsonl":
+            path.write_text("".join(json.dumps({"text": t, "id": i}) + "\n" for i, t in enumerate(lines)))
+        elif suffix == ".txt":
+            path.write_text("".join(t + "\n" for t in lines))
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({"text": lines}), path, row_group_size=7)
+    return texts
+
+
+def streamed(path, **settings):
+    return tasks.get("lm/text", path=str(path), streaming=True, block_size=16, **settings)
+
+
+def take(stream, n):
+    return [next(stream) for _ in range(n)]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet", ".txt"])
+def test_stream_packs_like_an_in_memory_split(tmp_path, suffix):
+    texts = write_corpus(tmp_path / "data", suffix=suffix)
+    task = streamed(tmp_path / "data", shuffle=False, eval_documents=5)
+    assert isinstance(task.train, StreamedText) and task.kind == "lm" and task.max_length == 16
+    tokenizer = get_tokenizer("byte")
+    want = blocks(encode_split([[(t, True)] for t in texts[5:]], tokenizer, True, None), 16, True)
+    batches = take(make_stream(task.train, 4, task.collate, 0), 10)
+    got = [(b["input_ids"][i], b["labels"][i]) for b in batches for i in range(4)]
+    for index, (ids, labels) in enumerate(got):
+        assert torch.equal(ids, want[index]["input_ids"]) and torch.equal(labels, want[index]["labels"]), index
+    test = blocks(encode_split([[(t, True)] for t in texts[:5]], tokenizer, True, None), 16, True)
+    assert len(task.test) == len(test) and torch.equal(task.test[0]["input_ids"], test[0]["input_ids"])
+
+
+def test_resume_continues_exactly_across_epochs(tmp_path):
+    write_corpus(tmp_path / "data", files=2, docs=6)
+    task = streamed(tmp_path / "data", eval_documents=2)
+    stream = make_stream(task.train, 4, task.collate, seed=3)
+    take(stream, 5)
+    state = stream.state_dict()
+    later = take(stream, 40)  # several epochs of this small corpus
+    assert stream.epoch >= 2
+    resumed = make_stream(task.train, 4, task.collate, seed=3)
+    resumed.load_state_dict(torch.load(_saved(tmp_path, state), weights_only=True))
+    for want, got in zip(later, take(resumed, 40)):
+        assert all(torch.equal(want[k], got[k]) for k in want)
+
+
+def _saved(tmp_path, state):
+    path = tmp_path / "state.pt"
+    torch.save(state, path)  # plain numbers and tensors: loads with weights_only=True
+    return path
+
+
+@pytest.mark.parametrize("files", [4, 1])  # by file (files >= processes) and by document (fewer files)
+def test_each_process_reads_its_own_disjoint_share(tmp_path, files):
+    write_corpus(tmp_path / "data", files=files, docs=24 // files * 2)
+    shares = []
+    for rank in range(3 if files == 1 else 2):
+        world = 3 if files == 1 else 2
+        docs = Documents(str(tmp_path / "data"), False, "text", None, "train", 4, True, 0, rank, world)
+        shares.append({(r.source, r.number) for r in docs.read(epoch=1)})
+    everything = set().union(*shares)
+    assert sum(len(s) for s in shares) == len(everything)  # disjoint
+    assert len(everything) == 48 - 4  # all but the held-out test documents
+    assert all(abs(len(s) - len(shares[0])) <= 24 for s in shares)
+
+
+def test_processes_never_fall_out_of_step(tmp_path):
+    write_corpus(tmp_path / "data", files=3, docs=4)  # rank 0 gets 2 files, rank 1 one: unequal shares
+    task = streamed(tmp_path / "data", eval_documents=1)
+    streams = [make_stream(task.train, 2, task.collate, 0, rank, 2) for rank in range(2)]
+    for _ in range(30):
+        batches = [next(s) for s in streams]  # the rank with less data starts its next epoch, never stops
+        assert batches[0]["input_ids"].shape == batches[1]["input_ids"].shape == (2, 16)
+    assert streams[1].epoch > streams[0].epoch
+
+
+def test_bad_sources_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist. Accepted: a directory of"):
+        streamed(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="No shard files"):
+        streamed(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "a.jsonl").write_text('{"text": "fine"}\n{oops\n')
+    task = streamed(tmp_path / "bad", eval_documents=1, eval_path=None)
+    with pytest.raises(ValueError, match=r"a.jsonl line 2: not a JSON record"):
+        take(make_stream(task.train, 1, task.collate, 0), 1)
+
+
+def hybrid(vocab):
+    torch.manual_seed(0)
+    return manticore.ManticoreForCausalLM.from_components(
+        [tiny_config("gpt_neo", vocab=vocab), tiny_config("mamba", vocab=vocab)], num_blocks=1)
+
+
+def test_engine_resume_on_a_stream_equals_the_uninterrupted_run(tmp_path):
+    write_corpus(tmp_path / "data", files=2, docs=10)
+    task = streamed(tmp_path / "data", eval_documents=3)
+    config = TrainConfig(max_steps=6, batch_size=4, lr=1e-3, checkpoint_every=2, schedule="constant")
+    full = hybrid(task.vocab_size)
+    Engine(full, task, config, tmp_path / "full").train()
+
+    class Crash(Exception):
+        pass
+
+    def crash(step, metrics):
+        if step == 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        Engine(hybrid(task.vocab_size), task, config, tmp_path / "cut", on_step=crash).train()
+    resumed = hybrid(task.vocab_size)
+    Engine(resumed, task, config, tmp_path / "cut").train(resume=True)
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+MEMORY_PROBE = r"""
+import json, sys
+from pathlib import Path
+from manticore import tasks
+from manticore.train.data import make_stream
+
+def rss_mb():  # the peak resident set size so far (VmHWM)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+
+task = tasks.get("lm/text", path=sys.argv[1], streaming=True, block_size=256, eval_documents=10)
+stream = make_stream(task.train, 32, task.collate, 0)
+next(stream)
+before, tokens = rss_mb(), 0
+while stream.epoch < 1:  # one whole pass over the corpus
+    tokens += int(next(stream)["attention_mask"].sum())
+print(json.dumps({"before": before, "after": rss_mb(), "tokens": tokens}))
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmHWM from /proc (Linux)")
+def test_memory_stays_flat_while_streaming_a_large_corpus(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "big"
+    data.mkdir()
+    text = " ".join(WORDS)
+    for f in range(8):  # 8 shards of about 6 MB
+        with open(data / f"part-{f}.jsonl", "w") as out:
+            for _ in range(7_000):
+                out.write(json.dumps({"text": (text + " ") * int(rng.integers(8, 15))}) + "\n")
+    size_mb = sum(p.stat().st_size for p in data.iterdir()) / 2**20
+    done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(data)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    grown = result["after"] - result["before"]
+    print(f"streamed {result['tokens'] / 1e6:.1f}M tokens ({size_mb:.0f} MB of JSONL): peak RSS "
+          f"{result['before']:.0f} -> {result['after']:.0f} MiB")
+    assert result["tokens"] > 0.95 * size_mb * 2**20  # the whole corpus went through (a byte is a token)
+    assert grown < size_mb / 6  # far less than the corpus (which as int64 tokens would be 8x its size)
+
+
+def test_the_paper_projector_pretraining_preset_loads():
+    config = load_run_config(CONFIGS / "paper-projectors.yaml")  # offline: nothing is downloaded to validate it
+    stage = config.stage_settings("pretrain-projectors")
+    task = stage.task
+    assert [c.path for c in config.components] == ["EleutherAI/pythia-410m", "state-spaces/mamba-370m-hf"]
+    assert task["streaming"] and task["format"] == "hf" and task["path"] == "HuggingFaceFW/fineweb"
+    tokens = stage.train.max_steps * stage.train.batch_size * stage.train.grad_accum * task["block_size"] * 8
+    assert abs(tokens - 1e9) / 1e9 < 0.01  # one billion tokens on 8 processes
+    assert stage.train.strategy == "fsdp" and config.num_blocks == 1
