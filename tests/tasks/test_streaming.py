@@ -202,3 +202,19 @@ def test_the_paper_projector_pretraining_preset_loads():
     tokens = stage.train.max_steps * stage.train.batch_size * stage.train.grad_accum * task["block_size"] * 8
     assert abs(tokens - 1e9) / 1e9 < 0.01  # one billion tokens on 8 processes
     assert stage.train.strategy == "fsdp" and config.num_blocks == 1
+
+
+def test_a_datasets_stream_is_read_per_process_and_resumes(tmp_path):
+    """format 'hf': datasets.load_dataset(path, streaming=True); a local folder stands in for a hub dataset."""
+    texts = write_corpus(tmp_path / "hub", files=2, docs=12)
+    task = streamed(tmp_path / "hub", format="hf", eval_documents=4, shuffle=False)
+    assert len(task.test) > 0
+    shares = [[r.data["text"] for r in task.train.documents(rank, 2).read(0)] for rank in range(2)]
+    assert len(shares[0]) + len(shares[1]) == len(texts) - 4  # the 4 held-out rows skipped
+    assert not set(shares[0]) & set(shares[1]) and set(shares[0]) | set(shares[1]) <= set(texts)  # disjoint
+    stream = make_stream(task.train, 2, task.collate, 0)
+    take(stream, 3)
+    state, later = stream.state_dict(), take(stream, 20)
+    resumed = make_stream(task.train, 2, task.collate, 0)
+    resumed.load_state_dict(state)
+    assert all(torch.equal(a["input_ids"], b["input_ids"]) for a, b in zip(later, take(resumed, 20)))
