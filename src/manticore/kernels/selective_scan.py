@@ -99,14 +99,7 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
     and returns u's dtype (the state stays in the compute dtype).
     """
     _check_shapes(u, delta, A, B, C, D, z, delta_bias)
-    dtype = u.dtype
-    work = torch.float64 if dtype == torch.float64 else torch.float32
-    dt = delta.to(work)  # (b, d, l)
-    if delta_bias is not None:
-        dt = dt + delta_bias.to(work)[:, None]
-    if delta_softplus:
-        dt = F.softplus(dt)
-    u_, A_, B_, C_ = u.to(work), A.to(work), B.to(work), C.to(work)
+    dt, u_, A_, B_, C_ = compute_inputs(u, delta, A, B, C, delta_bias, delta_softplus)
     h = u_.new_zeros(u.shape[0], u.shape[1], A.shape[1])  # (b, d, n)
     ys = []
     for t in range(u.shape[2]):
@@ -114,11 +107,28 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
         h = torch.exp(dt_t * A_) * h + dt_t * u_[:, :, t, None] * B_[:, None, :, t]
         ys.append((h * C_[:, None, :, t]).sum(-1))  # (b, d)
     y = torch.stack(ys, dim=-1) if ys else u_.new_zeros(u.shape)
+    return finish(y, h, u, u_, D, z, return_last_state)
+
+
+def compute_inputs(u, delta, A, B, C, delta_bias, delta_softplus):
+    """The scan's inputs in the compute dtype (float32, float64 for float64 u): dt (softplus(delta + bias) or
+    delta + bias), u, A, B, C."""
+    work = torch.float64 if u.dtype == torch.float64 else torch.float32
+    dt = delta.to(work)  # (b, d, l)
+    if delta_bias is not None:
+        dt = dt + delta_bias.to(work)[:, None]
+    if delta_softplus:
+        dt = F.softplus(dt)
+    return dt, u.to(work), A.to(work), B.to(work), C.to(work)
+
+
+def finish(y, h, u, u_, D, z, return_last_state):
+    """y + D * u, gated by silu(z), in u's dtype; and the last state h (no gradient) with return_last_state."""
     if D is not None:
-        y = y + u_ * D.to(work)[:, None]
+        y = y + u_ * D.to(u_.dtype)[:, None]
     if z is not None:
-        y = y * F.silu(z.to(work))
-    return (y.to(dtype), h.detach()) if return_last_state else y.to(dtype)
+        y = y * F.silu(z.to(u_.dtype))
+    return (y.to(u.dtype), h.detach()) if return_last_state else y.to(u.dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ Computes in float32 (float64 for float64 inputs) and returns u's dtype, as the r
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 __all__ = ["selective_scan_chunked", "CHUNK"]
@@ -54,14 +53,9 @@ def selective_scan_chunked(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
     """
     if not (isinstance(chunk, int) and chunk > 0):
         raise ValueError(f"chunk={chunk!r} is not valid; accepted: a positive integer.")
-    dtype = u.dtype
-    work = torch.float64 if dtype == torch.float64 else torch.float32
-    dt = delta.to(work)
-    if delta_bias is not None:
-        dt = dt + delta_bias.to(work)[:, None]
-    if delta_softplus:
-        dt = F.softplus(dt)
-    u_, A_, B_, C_ = u.to(work), A.to(work), B.to(work), C.to(work)
+    from .selective_scan import compute_inputs, finish  # shared with the reference (which imports this module)
+
+    dt, u_, A_, B_, C_ = compute_inputs(u, delta, A, B, C, delta_bias, delta_softplus)
     b, d, l = u.shape
     h = u_.new_zeros(b, d, A.shape[1])
     recompute = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, A, B, C, delta_bias)
@@ -73,8 +67,4 @@ def selective_scan_chunked(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
         y, h = checkpoint(_chunk, *piece, use_reentrant=False) if recompute else _chunk(*piece)
         ys.append(y)
     y = torch.cat(ys, dim=-1) if ys else u_.new_zeros(u.shape)
-    if D is not None:
-        y = y + u_ * D.to(work)[:, None]
-    if z is not None:
-        y = y * F.silu(z.to(work))
-    return (y.to(dtype), h.detach()) if return_last_state else y.to(dtype)
+    return finish(y, h, u, u_, D, z, return_last_state)
