@@ -12,7 +12,8 @@ import torch
 import manticore
 from manticore import tasks
 from manticore.tasks.lm import blocks, encode_split
-from manticore.tasks.streaming import Documents, StreamedText
+from manticore.tasks.registry import check_settings
+from manticore.tasks.streaming import Documents, Source, StreamedText, buffer_shuffled
 from manticore.tasks.tokenizers import get_tokenizer
 from manticore.train import Engine, TrainConfig
 from manticore.train.data import make_stream
@@ -68,36 +69,60 @@ def test_stream_packs_like_an_in_memory_split(tmp_path, suffix):
 
 def test_resume_continues_exactly_across_epochs(tmp_path):
     write_corpus(tmp_path / "data", files=2, docs=6)
-    task = streamed(tmp_path / "data", eval_documents=2)
+    task = streamed(tmp_path / "data", eval_documents=2, shuffle_buffer=4)
     stream = make_stream(task.train, 4, task.collate, seed=3)
-    take(stream, 5)
-    state = stream.state_dict()
-    later = take(stream, 40)  # several epochs of this small corpus
-    assert stream.epoch >= 2
-    resumed = make_stream(task.train, 4, task.collate, seed=3)
-    resumed.load_state_dict(torch.load(_saved(tmp_path, state), weights_only=True))
-    for want, got in zip(later, take(resumed, 40)):
-        assert all(torch.equal(want[k], got[k]) for k in want)
+    for cut in range(12):  # positions partway into documents, and across epochs
+        state = torch.load(_saved(tmp_path, stream.state_dict()), weights_only=True)
+        assert state["positions"].shape == (1, 4)
+        later = take(stream, 5)
+        resumed = make_stream(task.train, 4, task.collate, seed=3)
+        resumed.load_state_dict(state)
+        for want, got in zip(later, take(resumed, 5)):
+            assert all(torch.equal(want[k], got[k]) for k in want), cut
+    assert stream.epoch >= 2  # several epochs of this small corpus
 
 
 def _saved(tmp_path, state):
     path = tmp_path / "state.pt"
-    torch.save(state, path)  # plain numbers and tensors: loads with weights_only=True
+    torch.save(state, path)  # plain tensors: loads with weights_only=True
     return path
+
+
+def test_max_tokens_ends_each_epoch(tmp_path):
+    texts = write_corpus(tmp_path / "data", files=2, docs=10)
+    task = streamed(tmp_path / "data", eval_documents=2, shuffle=False, max_tokens=500)
+    eos = get_tokenizer("byte").eos_token_id
+    epoch, total = [], 0
+    for text in texts[2:]:  # the documents up to the one that reaches 500 tokens (each with its eos)
+        epoch += list(text.encode()) + [eos]
+        total += len(text.encode()) + 1
+        if total >= 500:
+            break
+    want = torch.tensor([eos] + epoch * 4)
+    got = torch.cat([b["input_ids"].flatten() for b in take(make_stream(task.train, 4, task.collate, 0), 20)])
+    assert torch.equal(got[:len(want)], want[:len(got)])
+
+
+def test_the_shuffle_buffer_is_a_seeded_permutation():
+    items = list(range(1000))
+    once = list(buffer_shuffled(items, 50, np.random.default_rng(1)))
+    assert sorted(once) == items and once != items
+    assert once == list(buffer_shuffled(items, 50, np.random.default_rng(1)))
+    assert max(abs(i - out) for out, i in zip(once, items)) > 50  # items travel beyond one buffer
 
 
 @pytest.mark.parametrize("files", [4, 1])  # by file (files >= processes) and by document (fewer files)
 def test_each_process_reads_its_own_disjoint_share(tmp_path, files):
-    write_corpus(tmp_path / "data", files=files, docs=24 // files * 2)
-    shares = []
-    for rank in range(3 if files == 1 else 2):
-        world = 3 if files == 1 else 2
-        docs = Documents(str(tmp_path / "data"), False, "text", None, "train", 4, True, 0, rank, world)
-        shares.append({(r.source, r.number) for r in docs.read(epoch=1)})
+    texts = write_corpus(tmp_path / "data", files=files, docs=24 // files * 2)
+    source = Source(str(tmp_path / "data"), hf=False)
+    held_out, held = source.head(4)
+    world = 3 if files == 1 else 2
+    shares = [{r.data["text"] for r in Documents(source, held, True, 8, 0, rank, world).read(epoch=1)}
+              for rank in range(world)]
     everything = set().union(*shares)
     assert sum(len(s) for s in shares) == len(everything)  # disjoint
-    assert len(everything) == 48 - 4  # all but the held-out test documents
-    assert all(abs(len(s) - len(shares[0])) <= 24 for s in shares)
+    assert everything == set(texts) - {r.data["text"] for r in held_out}  # all but the held-out test documents
+    assert len(everything) == 48 - 4
 
 
 def test_processes_never_fall_out_of_step(tmp_path):
@@ -110,7 +135,7 @@ def test_processes_never_fall_out_of_step(tmp_path):
     assert streams[1].epoch > streams[0].epoch
 
 
-def test_bad_sources_are_named(tmp_path):
+def test_bad_sources_and_settings_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist. Accepted: a directory of"):
         streamed(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
@@ -121,6 +146,16 @@ def test_bad_sources_are_named(tmp_path):
     task = streamed(tmp_path / "bad", eval_documents=1, eval_path=None)
     with pytest.raises(ValueError, match=r"a.jsonl line 2: not a JSON record"):
         take(make_stream(task.train, 1, task.collate, 0), 1)
+    for settings, match in [({"pack": False}, r"does not take \{'pack': False\}"),
+                            ({"max_examples": 5}, "max_examples"), ({"shuffle_buffer": -1}, "shuffle_buffer"),
+                            ({"path": {"train": "a", "test": "b"}}, "not a dict of splits"),
+                            ({"hf_eval_split": "test"}, "needs format='hf'"),
+                            ({"max_tokens": 0}, "max_tokens must be an integer >= 1")]:
+        values = {"path": str(tmp_path / "bad"), "streaming": True, **settings}
+        with pytest.raises(ValueError, match=match):  # at config validation, offline
+            check_settings("lm/text", values)
+        with pytest.raises(ValueError, match=match):
+            tasks.get("lm/text", **values)
 
 
 def hybrid(vocab):
@@ -199,22 +234,80 @@ def test_the_paper_projector_pretraining_preset_loads():
     task = stage.task
     assert [c.path for c in config.components] == ["EleutherAI/pythia-410m", "state-spaces/mamba-370m-hf"]
     assert task["streaming"] and task["format"] == "hf" and task["path"] == "HuggingFaceFW/fineweb"
+    assert task["tokenizer"] == "EleutherAI/pythia-410m"  # GPT-NeoX's tokenizer
     tokens = stage.train.max_steps * stage.train.batch_size * stage.train.grad_accum * task["block_size"] * 8
     assert abs(tokens - 1e9) / 1e9 < 0.01  # one billion tokens on 8 processes
+    assert (stage.train.lr, stage.train.schedule) == (5e-5, "linear")  # Appendix G.4
     assert stage.train.strategy == "fsdp" and config.num_blocks == 1
 
 
-def test_a_datasets_stream_is_read_per_process_and_resumes(tmp_path):
+def write_hub(folder, files=2, docs=12):
+    """A local folder that `datasets.load_dataset` reads as a hub dataset would be (train and test splits)."""
+    texts = write_corpus(folder, files=files, docs=docs)
+    for f in range(files):
+        (folder / f"shard-{f:03d}.jsonl").rename(folder / f"train-{f:03d}.jsonl")
+    (folder / "test-000.jsonl").write_text("".join(json.dumps({"text": f"held out {i}"}) + "\n" for i in range(5)))
+    return texts
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])  # 2: a shard each; 3: more processes than shards
+def test_a_datasets_stream_is_read_per_process_without_the_test_documents(tmp_path, world):
     """format 'hf': datasets.load_dataset(path, streaming=True); a local folder stands in for a hub dataset."""
-    texts = write_corpus(tmp_path / "hub", files=2, docs=12)
+    texts = write_hub(tmp_path / "hub")
     task = streamed(tmp_path / "hub", format="hf", eval_documents=4, shuffle=False)
-    assert len(task.test) > 0
-    shares = [[r.data["text"] for r in task.train.documents(rank, 2).read(0)] for rank in range(2)]
-    assert len(shares[0]) + len(shares[1]) == len(texts) - 4  # the 4 held-out rows skipped
-    assert not set(shares[0]) & set(shares[1]) and set(shares[0]) | set(shares[1]) <= set(texts)  # disjoint
+    held_out = set(texts[:4])  # the first documents of the first shard
+    assert task.metadata["shards"] == 2 and task.metadata["test_documents"] == 4
+    shares = [[r.data["text"] for r in task.train.documents(0, rank, world).read(0)] for rank in range(world)]
+    assert sum(len(s) for s in shares) == len(texts) - 4
+    assert set().union(*shares) == set(texts) - held_out  # disjoint, complete, and never a test document
+
+
+def test_a_datasets_stream_resumes_and_takes_its_test_split_from_the_source(tmp_path):
+    write_hub(tmp_path / "hub")
+    task = streamed(tmp_path / "hub", format="hf", hf_eval_split="test", eval_documents=3)
+    assert task.metadata["test_documents"] == 3
+    assert get_tokenizer("byte").decode(task.test[0]["input_ids"].tolist()).startswith("held out 0")
     stream = make_stream(task.train, 2, task.collate, 0)
     take(stream, 3)
     state, later = stream.state_dict(), take(stream, 20)
     resumed = make_stream(task.train, 2, task.collate, 0)
     resumed.load_state_dict(state)
     assert all(torch.equal(a["input_ids"], b["input_ids"]) for a, b in zip(later, take(resumed, 20)))
+
+
+PROCESS = r"""
+import json, sys
+import torch
+import torch.distributed as dist
+from manticore import tasks
+from manticore.train.data import make_stream
+
+folder, rank, saved = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=2)
+task = tasks.get("lm/text", path=f"{folder}/data", streaming=True, block_size=16, eval_documents=2, shuffle_buffer=8)
+stream = make_stream(task.train, 2, task.collate, 0, rank, 2)
+for _ in range(7):
+    next(stream)
+if rank == 0:
+    torch.save(stream.state_dict(), saved)  # as the engine does: rank 0 writes the checkpoint
+later = [next(stream)["input_ids"] for _ in range(25)]
+dist.barrier()
+resumed = make_stream(task.train, 2, task.collate, 0, rank, 2)
+resumed.load_state_dict(torch.load(saved, weights_only=True))
+same = all(torch.equal(want, next(resumed)["input_ids"]) for want in later)
+print(json.dumps({"same": same, "epoch": stream.epoch, "positions": stream.state_dict()["positions"].tolist()}))
+"""
+
+
+def test_processes_share_their_positions_so_rank_0s_checkpoint_resumes_every_process(tmp_path):
+    write_corpus(tmp_path / "data", files=3, docs=6)  # 2 files for rank 0, 1 for rank 1: different positions
+    saved = tmp_path / "stream.pt"
+    runs = [subprocess.Popen([sys.executable, "-c", PROCESS, str(tmp_path), str(rank), str(saved)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert all(run.returncode == 0 for run in runs), [err[-2000:] for _, err in outputs]
+    results = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
+    assert all(r["same"] for r in results)
+    assert results[0]["positions"] == results[1]["positions"]  # every process holds the whole table
+    assert results[0]["positions"][0] != results[0]["positions"][1]
+    assert results[1]["epoch"] > results[0]["epoch"]  # rank 1 has less data, so it is further on

@@ -303,9 +303,9 @@ def text_task(path: str | Mapping[str, str], format: str | None = None, tokenize
               text_field: str = "text", hf_config: str | None = None, response_only_loss: bool = False,
               pack: bool = True, max_examples: int | None = None, max_tokens: int | None = None, seed: int = 0,
               validation_fraction: float = 0.05, test_fraction: float = 0.05, encoding: str = "utf-8",
-              use_cache: bool = True, streaming: bool = False, shuffle: bool = True, hf_split: str = "train",
-              eval_path: str | list[str] | None = None, eval_documents: int = 100,
-              eval_tokens: int | None = None) -> Task:
+              use_cache: bool = True, streaming: bool = False, shuffle: bool = True, shuffle_buffer: int = 1000,
+              hf_split: str = "train", eval_path: str | list[str] | None = None, hf_eval_split: str | None = None,
+              eval_documents: int = 100, eval_tokens: int | None = None) -> Task:
     """Language data from `path` in `format` (detected when None); see the module docstring. Text files are
     decoded as `encoding` (UTF-8 by default); undecodable bytes and binary files are errors naming the line.
 
@@ -313,18 +313,28 @@ def text_task(path: str | Mapping[str, str], format: str | None = None, tokenize
     max_examples caps the records (lines, JSON records, dataset rows) kept per split, so a capped split is
     a subset of the uncapped one; max_tokens caps the input tokens per split.
 
-    streaming=True reads the training split on the fly instead (tasks/streaming.py): path is a directory, glob,
-    file or list of .jsonl/.json/.parquet/.txt shards, or with format 'hf' a hub dataset (split `hf_split`)
-    streamed with `datasets`; shuffle reorders the shards each epoch (seeded); the test split is the first
-    `eval_documents` documents (or the files at `eval_path`), at most `eval_tokens` tokens, held in memory.
+    streaming=True reads the training split on the fly instead (tasks/streaming.py), for corpora too large for
+    memory: path is a directory, glob, file or list of .jsonl/.json/.parquet/.txt shards, or with format 'hf' a
+    hub dataset name, split `hf_split`, streamed with `datasets`. Each process reads its own shards; the
+    stream is endless and its position is in every checkpoint, so --resume continues exactly.
+      shuffle: visit the shards in a new seeded order each epoch (the training seed) and draw documents from a
+        buffer of `shuffle_buffer` documents (0 or 1: no buffer).
+      max_tokens: each epoch ends after this many tokens, summed over the processes (None: the whole source);
+        the run's length is train.max_steps.
+      Test split, held in memory: the first `eval_documents` documents (at most `eval_tokens` tokens) of the
+        files at `eval_path`, or of the hub split `hf_eval_split`, or else of the source itself, which training
+        then skips. No validation split (bilevel search needs one). pack is always on; max_examples,
+        validation_fraction and test_fraction do not apply; nothing is cached.
     """
     tok = get_tokenizer(tokenizer)
     if format is not None and format not in FORMATS:
         raise ValueError(f"Unknown format {format!r}; accepted: {', '.join(FORMATS)} (or None to detect it).")
     encoding = check_encoding(encoding)
     if streaming:
+        _check_streamed(pack, max_examples, validation_fraction, test_fraction)
         return _streamed_text(path, format, tok, block_size, text_field, hf_config, response_only_loss, hf_split,
-                              shuffle, seed, eval_path, eval_documents, eval_tokens, encoding)
+                              shuffle, shuffle_buffer, max_tokens, eval_path, hf_eval_split, eval_documents,
+                              eval_tokens, encoding)
 
     def read() -> tuple[dict[str, list[Segments]], dict]:
         fmt, splits = read_source(path, format, text_field, hf_config, encoding)
@@ -344,12 +354,43 @@ def text_task(path: str | Mapping[str, str], format: str | None = None, tokenize
                          {"path": path_key, "response_only_loss": response_only_loss})
 
 
-def _streamed_text(path, format, tok, block_size, text_field, hf_config, response_only_loss, hf_split, shuffle, seed,
-                   eval_path, eval_documents, eval_tokens, encoding) -> Task:
+def _check_streamed(pack: bool, max_examples: int | None, validation_fraction: float, test_fraction: float) -> None:
+    """Settings of in-memory splits that a streamed task cannot honour are errors, not silently ignored."""
+    wrong = {name: value for name, value, default in (("pack", pack, True), ("max_examples", max_examples, None),
+                                                      ("validation_fraction", validation_fraction, 0.05),
+                                                      ("test_fraction", test_fraction, 0.05)) if value != default}
+    if wrong:
+        raise ValueError(f"streaming=True does not take {wrong}: streamed text is always packed, its epoch is capped "
+                         "by max_tokens, and its test split is eval_documents (or eval_path / hf_eval_split).")
+
+
+def _validate_text(**settings: Any) -> None:
+    """Check lm/text's values that need no file, tokenizer or hub (run configs are validated offline)."""
+    from .streaming import check_settings
+
+    values = inspect.signature(text_task).bind(**settings)
+    values.apply_defaults()
+    v = values.arguments
+    if v["format"] is not None and v["format"] not in FORMATS:
+        raise ValueError(f"Unknown format {v['format']!r}; accepted: {', '.join(FORMATS)} (or None to detect it).")
+    if v["streaming"]:
+        _check_streamed(v["pack"], v["max_examples"], v["validation_fraction"], v["test_fraction"])
+        check_settings(v["path"], v["format"] == "hf", v["block_size"], v["shuffle_buffer"], v["max_tokens"],
+                       v["eval_path"], v["hf_eval_split"], v["eval_documents"], v["eval_tokens"])
+
+
+text_task.validate = _validate_text
+
+
+def _streamed_text(path, format, tok, block_size, text_field, hf_config, response_only_loss, hf_split, shuffle,
+                   shuffle_buffer, max_tokens, eval_path, hf_eval_split, eval_documents, eval_tokens,
+                   encoding) -> Task:
     """lm/text with streaming=True: see tasks/streaming.py."""
-    from .streaming import file_records, shard_files, streamed_task
+    from .streaming import check_settings, file_records, shard_files, streamed_task
 
     hf = format == "hf"
+    check_settings(path, hf, block_size, shuffle_buffer, max_tokens, eval_path, hf_eval_split, eval_documents,
+                   eval_tokens)
     if format is None:  # from the first record, as for an in-memory source
         first = next(file_records(shard_files(path)[0], text_field, encoding), None)
         format = detect_format({"train": [first] if first else []}, text_field)
@@ -357,8 +398,10 @@ def _streamed_text(path, format, tok, block_size, text_field, hf_config, respons
     def examples(record: Record) -> list[Segments]:
         return record_examples(record, "text" if hf else format, text_field, response_only_loss)
 
-    return streamed_task("lm/text", path, hf, format, examples, tok, block_size, text_field, hf_config, hf_split,
-                         shuffle, seed, eval_path, eval_documents, eval_tokens, encoding)
+    return streamed_task("lm/text", path, hf, format, examples, tok, block_size, text_field=text_field,
+                         hf_config=hf_config, hf_split=hf_split, shuffle=shuffle, shuffle_buffer=shuffle_buffer,
+                         max_tokens=max_tokens, eval_path=eval_path, hf_eval_split=hf_eval_split,
+                         eval_documents=eval_documents, eval_tokens=eval_tokens, encoding=encoding)
 
 
 def _alias(alias: str, format: str, doc: str) -> None:
@@ -372,6 +415,7 @@ def _alias(alias: str, format: str, doc: str) -> None:
     signature = inspect.signature(text_task)
     build.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "format"])
     build.__doc__, build.__name__ = doc, alias.replace("/", "_")
+    build.validate = lambda **settings: _validate_text(format=format, **settings)
     register(alias)(build)
 
 

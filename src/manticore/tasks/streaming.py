@@ -5,36 +5,45 @@
     task: {name: lm/text, streaming: true, path: /data/fineweb/, block_size: 2048, tokenizer: EleutherAI/pythia-410m}
     task: {name: lm/text, streaming: true, format: hf, path: HuggingFaceFW/fineweb, hf_config: sample-10BT}
 
-Sources: local shards, a directory (searched recursively), a glob pattern, a file, or a list of them, of
-JSON lines (.jsonl, or .json holding one record a line), Parquet (.parquet) or text (.txt: a line is a
-document); or, with format "hf", a Hugging Face dataset name read with `load_dataset(..., streaming=True)`.
-Records follow lm/text's formats ("text" with `text_field`, "alpaca", "eli5").
+Sources (`Source`): local shards, a directory (searched recursively), a glob pattern, a file, or a list of them,
+of JSON lines (.jsonl, or .json holding one record a line), Parquet (.parquet) or text (.txt: a line is a
+document); or, with format "hf", a Hugging Face dataset read with `load_dataset(..., streaming=True)`, whose
+shards are its data files (`IterableDataset.shard`). Records follow lm/text's formats ("text" with
+`text_field`, "alpaca", "eli5").
 
 Training split (`StreamedText`): documents are tokenised a few at a time (`READ_AHEAD`) and packed into one
 stream, eos + doc + eos + doc ..., cut into blocks of `block_size` inputs with next-token labels, exactly as
-lm/text packs an in-memory split. It is endless: when a process's documents run out, its next epoch starts
-(shards reshuffled with `seed` and the epoch when `shuffle` is on), so processes never fall out of step.
+lm/text packs an in-memory split. It is endless: when a process's documents run out (or its share of
+`max_tokens` is read), its next epoch starts, so processes never fall out of step.
 
-- Processes: with at least as many files as processes, each process reads its own files (every
-  world-th file of the epoch's order); with fewer files (or a hub dataset with fewer shards) every process
-  reads all of them and keeps every world-th document. Either way the processes' documents are disjoint.
-- Memory: what is held is one batch, the documents read ahead and the tokens not yet in a block; a test
-  streams a corpus many times that size and measures the peak RSS.
-- Resume: the position (epoch, documents this process has consumed in it, and the tokens not yet in a block)
-  is part of the engine's checkpoint; resuming reopens the epoch's order and skips those documents (read, not
-  tokenised), so the resumed batches are exactly the uninterrupted run's.
-- Test split: held in memory, at most `eval_tokens` tokens: from `eval_path` if given, else the first
-  `eval_documents` documents of the source (the first file in sorted order; a hub dataset's first rows), which
-  the training stream then skips.
+- Order: with `shuffle`, each epoch visits the shards in a new seeded order (the training seed and the epoch)
+  and each process draws its documents from a seeded buffer of `shuffle_buffer` documents.
+- Processes: with at least as many shards as processes, each process reads its own shards (every world-th
+  shard of the epoch's order); with fewer, every process reads all of them and keeps every world-th document.
+  Either way the processes' documents are disjoint and together cover the source.
+- Memory: what is held is one batch, the shuffle buffer, the documents read ahead and the tokens not yet in a
+  block; a test streams a corpus many times that size and measures the peak RSS.
+- Resume: a process's position is four numbers (`Position`): the epoch, the document of that epoch (in the
+  process's reading order) whose tokens start the next block, how many of its tokens were already used, and
+  how many tokens the epoch had read before it. Under torch.distributed every process's position is shared
+  after each batch (a gloo all-gather of 4 numbers), so the checkpoint rank 0 writes holds all of them.
+  Resuming reopens the epoch's order and skips to that document (read again, not tokenised), so the resumed
+  batches are exactly the uninterrupted run's. Skipping re-reads the epoch's documents up to the position: for a
+  hub dataset that is a download again.
+- Test split (held in memory, at most `eval_documents` documents and `eval_tokens` tokens): the first documents
+  of the files at `eval_path`, or of the hub dataset's split `hf_eval_split`, or else of the source itself (in
+  its own order: first shard first), which the training stream then skips. There is no validation split.
 """
 
 from __future__ import annotations
 
 import glob
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -48,7 +57,7 @@ SOURCES = ("a directory of .jsonl/.json/.parquet/.txt shards, a glob pattern, a 
            "(format='hf') a Hugging Face dataset name")
 
 
-# --- documents ----------------------------------------------------------------------------------------------------
+# --- sources and documents ------------------------------------------------------------------------------------------
 def shard_files(path: str | Sequence[str]) -> list[Path]:
     """The shard files of a local source, sorted: a directory (recursively), a glob, a file, or a list of these."""
     paths = [path] if isinstance(path, (str, Path)) else list(path)
@@ -96,53 +105,6 @@ def file_records(file: Path, text_field: str, encoding: str = "utf-8") -> Iterat
             yield Record(data, str(file), "line", number)
 
 
-class Documents:
-    """One process's documents of a source, epoch by epoch: `read(epoch, skip)` yields them after `skip`."""
-
-    def __init__(self, path: Any, hf: bool, text_field: str, hf_config: str | None, hf_split: str,
-                 holdout: int, shuffle: bool, seed: int, rank: int, world: int, encoding: str = "utf-8"):
-        self.path, self.hf, self.text_field, self.encoding = path, hf, text_field, encoding
-        self.hf_config, self.hf_split, self.holdout = hf_config, hf_split, holdout
-        self.shuffle, self.seed, self.rank, self.world = shuffle, seed, rank, world
-        self.files = None if hf else shard_files(path)
-
-    def read(self, epoch: int, skip: int = 0) -> Iterator[Record]:
-        """This process's documents of `epoch`, after the first `skip` of them (read and dropped)."""
-        records = self._hf(epoch) if self.hf else self._local(epoch)
-        for index, record in enumerate(records):
-            if index >= skip:
-                yield record
-
-    def _local(self, epoch: int) -> Iterator[Record]:
-        first = self.files[0]  # its first `holdout` documents are the test split
-        order = list(self.files)
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-            order = [order[i] for i in torch.randperm(len(order), generator=generator).tolist()]
-        by_file = len(order) >= self.world
-        mine = order[self.rank::self.world] if by_file else order
-        index = 0
-        for file in mine:
-            for number, record in enumerate(file_records(file, self.text_field, self.encoding)):
-                if file == first and number < self.holdout:
-                    continue
-                if by_file or index % self.world == self.rank:
-                    yield record
-                index += 1
-
-    def _hf(self, epoch: int) -> Iterator[Record]:
-        dataset = load_streamed(self.path, self.hf_config, self.hf_split).skip(self.holdout)
-        if self.shuffle:
-            dataset = dataset.shuffle(seed=self.seed, buffer_size=1000)
-            dataset.set_epoch(epoch)
-        if self.world > 1:
-            from datasets.distributed import split_dataset_by_node
-
-            dataset = split_dataset_by_node(dataset, rank=self.rank, world_size=self.world)
-        for row, data in enumerate(dataset):
-            yield Record(data, f"{self.path} ({self.hf_split})", "row", row)
-
-
 def load_streamed(name: str, config: str | None, split: str):
     """`datasets.load_dataset(name, config, split=split, streaming=True)`, with an error that says what to install."""
     try:
@@ -153,14 +115,96 @@ def load_streamed(name: str, config: str | None, split: str):
     return datasets.load_dataset(name, config, split=split, streaming=True)
 
 
-def holdout_records(documents: Documents, count: int) -> list[Record]:
-    """The first `count` documents of the source (before any shuffling or sharding): the test split's."""
-    if documents.hf:
-        return [Record(data, documents.path, "row", row)
-                for row, data in enumerate(load_streamed(documents.path, documents.hf_config, documents.hf_split)
-                                           .take(count))]
-    records = file_records(documents.files[0], documents.text_field, documents.encoding)
-    return [record for _, record in zip(range(count), records)]
+class Source:
+    """The shards of a streamed source, each readable from its start: local files, or (hf) the data files of a
+    `datasets` stream."""
+
+    def __init__(self, path: Any, hf: bool, text_field: str = "text", hf_config: str | None = None,
+                 hf_split: str = "train", encoding: str = "utf-8"):
+        self.path, self.hf, self.text_field, self.hf_split, self.encoding = path, hf, text_field, hf_split, encoding
+        if hf:
+            self.files, self.dataset = None, load_streamed(path, hf_config, hf_split)
+            self.num_shards = self.dataset.num_shards
+        else:
+            self.files, self.dataset = shard_files(path), None
+            self.num_shards = len(self.files)
+
+    def records(self, shard: int) -> Iterator[Record]:
+        """Shard `shard`'s records in order."""
+        if not self.hf:
+            yield from file_records(self.files[shard], self.text_field, self.encoding)
+            return
+        rows = self.dataset.shard(self.num_shards, shard) if self.num_shards > 1 else self.dataset
+        where = f"{self.path} ({self.hf_split}, shard {shard})"
+        for row, data in enumerate(rows):
+            yield Record(data, where, "row", row)
+
+    def head(self, count: int) -> tuple[list[Record], dict[int, int]]:
+        """The first `count` records in the source's own order (shard 0 first), and how many came from each shard."""
+        taken: list[Record] = []
+        per_shard: Counter = Counter()
+        for shard in range(self.num_shards):
+            for record in islice(self.records(shard), count - len(taken)):
+                taken.append(record)
+                per_shard[shard] += 1
+            if len(taken) >= count:
+                break
+        return taken, dict(per_shard)
+
+    def describe(self) -> str | list[str]:
+        """The path as given (a dataset name, folder, glob or file, or a list of them)."""
+        return str(self.path) if isinstance(self.path, (str, Path)) else [str(p) for p in self.path]
+
+
+def buffer_shuffled(items: Iterable, size: int, rng: np.random.Generator) -> Iterator:
+    """`items` in a seeded random order, holding at most `size` of them: each one out is drawn from the buffer."""
+    buffer: list = []
+    draws: Iterator[int] = iter(())
+    for item in items:
+        if len(buffer) < size:
+            buffer.append(item)
+            continue
+        index = next(draws, None)
+        if index is None:
+            draws = iter(rng.integers(size, size=1024).tolist())
+            index = next(draws)
+        yield buffer[index]
+        buffer[index] = item
+    rng.shuffle(buffer)
+    yield from buffer
+
+
+class Documents:
+    """One process's documents, epoch by epoch: `read(epoch, skip)` yields them after the first `skip`.
+
+    held: shard -> how many of its first records are the test split's (skipped here)."""
+
+    def __init__(self, source: Source, held: Mapping[int, int], shuffle: bool, shuffle_buffer: int, seed: int,
+                 rank: int = 0, world: int = 1):
+        self.source, self.held, self.shuffle, self.shuffle_buffer = source, dict(held), shuffle, shuffle_buffer
+        self.seed, self.rank, self.world = seed % 2**63, rank, world
+
+    def read(self, epoch: int, skip: int = 0) -> Iterator[Record]:
+        """This process's documents of `epoch`, after the first `skip` of them (read and dropped)."""
+        records = self._mine(epoch)
+        if self.shuffle and self.shuffle_buffer > 1:
+            rng = np.random.default_rng([self.seed, epoch, self.rank, 1])
+            records = buffer_shuffled(records, self.shuffle_buffer, rng)
+        return islice(records, skip, None)
+
+    def _mine(self, epoch: int) -> Iterator[Record]:
+        """The shards of the epoch's order that are this process's, or every world-th record of all of them."""
+        count = self.source.num_shards
+        order = list(range(count))
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, epoch]).permutation(count).tolist()
+        by_shard = count >= self.world
+        index = 0
+        for shard in order[self.rank::self.world] if by_shard else order:
+            for record in islice(self.source.records(shard), self.held.get(shard, 0), None):
+                if by_shard or index % self.world == self.rank:
+                    yield record
+                index += 1
 
 
 # --- tokens and blocks ------------------------------------------------------------------------------------------
@@ -168,50 +212,101 @@ class StreamedText:
     """A streamed training split (not indexable, no length): `batch_stream(...)` gives the engine its batches.
 
     examples(record) -> the record's examples as (text, scored) segments (lm.py's formats).
+    max_tokens: each epoch ends once the processes have read this many tokens together (None: the whole source).
     """
 
-    def __init__(self, documents: Callable[[int, int], Documents], examples: Callable[[Record], list], tokenizer,
-                 block_size: int):
-        self.documents, self.examples, self.tokenizer, self.block_size = documents, examples, tokenizer, block_size
+    def __init__(self, source: Source, held: Mapping[int, int], examples: Callable[[Record], list], tokenizer,
+                 block_size: int, shuffle: bool = True, shuffle_buffer: int = 1000, max_tokens: int | None = None):
+        self.source, self.held, self.examples, self.tokenizer = source, held, examples, tokenizer
+        self.block_size, self.shuffle, self.shuffle_buffer, self.max_tokens = block_size, shuffle, shuffle_buffer, \
+            max_tokens
+
+    def documents(self, seed: int, rank: int = 0, world: int = 1) -> Documents:
+        return Documents(self.source, self.held, self.shuffle, self.shuffle_buffer, seed, rank, world)
 
     def batch_stream(self, batch_size: int, collate: Callable, seed: int, rank: int = 0, world: int = 1) -> BlockStream:
-        return BlockStream(self, batch_size, collate, rank, world)
+        return BlockStream(self, batch_size, collate, seed, rank, world)
 
     def __repr__(self) -> str:
         return f"StreamedText(block_size={self.block_size}, tokenizer={self.tokenizer!r})"
 
 
+class Position(NamedTuple):
+    """Where the next block starts: `offset` tokens into document `document` of `epoch` (-1: the stream's first
+    eos), whose epoch had read `before` tokens before it."""
+
+    epoch: int
+    document: int
+    offset: int
+    before: int
+
+
+START = Position(0, -1, 0, 0)
+
+
 class BlockStream:
     """An endless iterator of collated batches of packed blocks, with a `state_dict` (see the module docstring)."""
 
-    def __init__(self, data: StreamedText, batch_size: int, collate: Callable, rank: int = 0, world: int = 1):
+    def __init__(self, data: StreamedText, batch_size: int, collate: Callable, seed: int = 0, rank: int = 0,
+                 world: int = 1):
         from .lm import _join  # one example's tokens + eos and which are scored: the same as an in-memory split
 
         self.data, self.batch_size, self.collate, self.rank, self.world = data, batch_size, collate, rank, world
         self._join = _join
-        self.documents = data.documents(rank, world)
-        eos = data.tokenizer.eos_token_id
-        if eos is None:
+        self.documents = data.documents(seed, rank, world)
+        if data.tokenizer.eos_token_id is None:
             raise ValueError(f"{data.tokenizer!r} has no eos (or sep) token; streamed text joins documents with it.")
-        self.eos = eos
-        self.epoch, self.consumed = 0, 0
-        self.tokens, self.scored = np.array([eos], np.int64), np.zeros(1, bool)  # the stream starts with eos
-        self._reader: Iterator[Record] | None = None
+        self.eos = data.tokenizer.eos_token_id
+        self.budget = None if data.max_tokens is None else data.max_tokens // world
+        if self.budget == 0:
+            raise ValueError(f"max_tokens={data.max_tokens} is less than one token per process ({world}).")
+        self._group = None  # the gloo group that shares positions, made on the first batch
+        self._seek(START)
+        self._table = torch.tensor([START] * world, dtype=torch.long)  # every process's position
 
     def __iter__(self) -> BlockStream:
         return self
 
     def __next__(self) -> dict[str, torch.Tensor]:
-        return self.collate([self._block() for _ in range(self.batch_size)])
+        batch = self.collate([self._block() for _ in range(self.batch_size)])
+        self._share()
+        return batch
+
+    # -- the buffer: tokens read and not yet in a block, and the documents they come from
+    def _seek(self, position: Position) -> None:
+        """Start reading at `position` (the documents before it are skipped, not tokenised)."""
+        self.epoch, self.read_docs, self.epoch_tokens = position.epoch, max(position.document, 0), position.before
+        self._reader: Iterator[Record] | None = None
+        self.tokens, self.scored = np.zeros(0, np.int64), np.zeros(0, bool)
+        self.pieces: deque[list[int]] = deque()  # [epoch, document, tokens, tokens before it in its epoch]
+        self.offset, self._pending = 0, position.offset  # tokens of pieces[0] used; still to drop after reading
+        if position.document < 0:  # the stream starts with eos
+            self._append(np.array([self.eos], np.int64), np.zeros(1, bool), [0, -1, 1, 0])
+
+    def _append(self, tokens: np.ndarray, scored: np.ndarray, piece: list[int]) -> None:
+        self.tokens, self.scored = np.concatenate([self.tokens, tokens]), np.concatenate([self.scored, scored])
+        self.pieces.append(piece)
+
+    def _drop(self, count: int) -> None:
+        self.tokens, self.scored, self.offset = self.tokens[count:], self.scored[count:], self.offset + count
+        while self.pieces and self.offset >= self.pieces[0][2] and len(self.tokens):
+            self.offset -= self.pieces.popleft()[2]
+
+    def position(self) -> Position:
+        epoch, document, _, before = self.pieces[0]
+        return Position(epoch, document, self.offset, before)
 
     def _block(self) -> dict[str, torch.Tensor]:
         """The next block with at least one scored target: input_ids (T,), labels (T,)."""
         T = self.block_size
         while True:
-            while len(self.tokens) < T + 1:
+            while len(self.tokens) < T + 1 + self._pending:
                 self._read()
+            if self._pending:  # resuming partway into a document
+                self._drop(self._pending)
+                self._pending = 0
             x, y, scored = self.tokens[:T], self.tokens[1:T + 1], self.scored[1:T + 1]
-            self.tokens, self.scored = self.tokens[T:], self.scored[T:]
+            self._drop(T)
             if scored.any():
                 labels = np.where(scored, y, IGNORE_INDEX)
                 return {"input_ids": torch.from_numpy(x.copy()), "labels": torch.from_numpy(labels)}
@@ -221,64 +316,119 @@ class BlockStream:
         return self.data.block_size
 
     def _read(self) -> None:
-        """Tokenise the next READ_AHEAD documents (starting the next epoch when this one is done) into the buffer."""
+        """Tokenise the next READ_AHEAD documents into the buffer, or start the next epoch when this one is done."""
         if self._reader is None:
-            self._reader = self.documents.read(self.epoch, self.consumed)
-        records = [r for _, r in zip(range(READ_AHEAD), self._reader)]
+            self._reader = self.documents.read(self.epoch, self.read_docs)
+        spent = self.budget is not None and self.epoch_tokens >= self.budget
+        records = [] if spent else list(islice(self._reader, READ_AHEAD))
         if not records:
-            if self.consumed == 0:
-                raise ValueError(f"Process {self.rank} of {self.world} has no documents to stream: the source holds "
-                                 "fewer documents than processes, or only the held-out test documents.")
-            self.epoch, self.consumed, self._reader = self.epoch + 1, 0, None
+            if self.epoch_tokens == 0:  # else every epoch would end at once, forever
+                raise ValueError(f"Process {self.rank} of {self.world} has no text to stream: the source holds fewer "
+                                 "documents than processes, only the held-out test documents, or empty ones.")
+            self.epoch, self.read_docs, self.epoch_tokens, self._reader = self.epoch + 1, 0, 0, None
             return
-        examples = [ex for record in records for ex in self.data.examples(record)]
+        examples = [self.data.examples(record) for record in records]
         tokenizer = self.data.tokenizer
         encode = getattr(tokenizer, "encode_arrays", tokenizer.encode_batch)
-        ids = iter(encode([text for example in examples for text, _ in example]) if examples else [])
-        pieces = [self._join(example, ids, self.eos, np.int64) for example in examples]
-        self.tokens = np.concatenate([self.tokens] + [t for t, _ in pieces])
-        self.scored = np.concatenate([self.scored] + [s for _, s in pieces])
-        self.consumed += len(records)
+        texts = [text for exs in examples for example in exs for text, _ in example]
+        ids = iter(encode(texts) if texts else [])
+        for exs in examples:
+            pieces = [self._join(example, ids, self.eos, np.int64) for example in exs]
+            tokens = np.concatenate([t for t, _ in pieces]) if pieces else np.zeros(0, np.int64)
+            scored = np.concatenate([s for _, s in pieces]) if pieces else np.zeros(0, bool)
+            self._append(tokens, scored, [self.epoch, self.read_docs, len(tokens), self.epoch_tokens])
+            self.read_docs, self.epoch_tokens = self.read_docs + 1, self.epoch_tokens + len(tokens)
+            if self.budget is not None and self.epoch_tokens >= self.budget:
+                break  # the epoch ends with this document; the rest read ahead is not used
+
+    # -- positions: shared between processes, kept in checkpoints
+    def _share(self) -> None:
+        """Every process's position after this batch (a collective: every process takes the same batches)."""
+        mine = torch.tensor(self.position(), dtype=torch.long)
+        if self.world == 1:
+            self._table = mine[None]
+            return
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):  # ranks driven by hand: only this one is known
+            self._table = torch.full((self.world, 4), -1, dtype=torch.long)
+            self._table[self.rank] = mine
+            return
+        if self._group is None:  # a CPU group, so sharing never waits on a GPU
+            self._group = dist.new_group(backend="gloo")
+        rows = [torch.empty(4, dtype=torch.long) for _ in range(self.world)]
+        dist.all_gather(rows, mine, group=self._group)
+        self._table = torch.stack(rows)
 
     def state_dict(self) -> dict[str, Any]:
-        """Where this process is: plain numbers and tensors (checkpoints load with weights_only=True)."""
-        return {"epoch": self.epoch, "documents": self.consumed, "tokens": torch.from_numpy(self.tokens.copy()),
-                "scored": torch.from_numpy(self.scored.copy())}
+        """positions: (world, 4) LongTensor, every process's `Position` (a plain tensor: checkpoints load with
+        weights_only=True)."""
+        return {"positions": self._table.clone()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.epoch, self.consumed = int(state["epoch"]), int(state["documents"])
-        self.tokens, self.scored = state["tokens"].numpy().astype(np.int64), state["scored"].numpy().astype(bool)
-        self._reader = None  # reopened at (epoch, documents) on the next read
+        if "positions" not in state:
+            raise ValueError(f"Not a streamed corpus's position (it holds {sorted(state)}); a checkpoint written by "
+                             "another version of the stream. Delete it to start the stage afresh.")
+        table = torch.as_tensor(state["positions"], dtype=torch.long)
+        if table.shape != (self.world, 4):
+            raise ValueError(f"The stream position was saved by {table.shape[0]} process(es); resume with as many "
+                             f"(this run has {self.world}).")
+        if table[self.rank, 0] < 0:
+            raise ValueError(f"The saved stream position does not hold process {self.rank}'s position (it was "
+                             "saved without torch.distributed sharing positions between processes).")
+        self._table = table.clone()
+        self._seek(Position(*table[self.rank].tolist()))
+
+
+# --- the task ------------------------------------------------------------------------------------------------------
+def check_settings(path: Any, hf: bool, block_size: int, shuffle_buffer: int, max_tokens: int | None,
+                   eval_path: Any, hf_eval_split: str | None, eval_documents: int, eval_tokens: int | None) -> None:
+    """The values of a streamed task's settings (no file or hub is touched)."""
+    for name, value, least in (("block_size", block_size, 1), ("shuffle_buffer", shuffle_buffer, 0),
+                               ("eval_documents", eval_documents, 1), ("max_tokens", max_tokens, 1),
+                               ("eval_tokens", eval_tokens, 1)):
+        if value is None and name in ("max_tokens", "eval_tokens"):
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}{' or None' if name.endswith('tokens') else ''}, "
+                             f"got {value!r}.")
+    if isinstance(path, Mapping):
+        raise ValueError("streaming takes path as the training split's shards (a directory, glob, file or list), "
+                         f"not a dict of splits ({sorted(path)}); give the test split's files as eval_path.")
+    if eval_path is not None and hf_eval_split is not None:
+        raise ValueError(f"Give the test split as eval_path ({eval_path!r}) or hf_eval_split ({hf_eval_split!r}), "
+                         "not both.")
+    if hf_eval_split is not None and not hf:
+        raise ValueError(f"hf_eval_split={hf_eval_split!r} names a split of a Hugging Face dataset; it needs "
+                         "format='hf' (local shards take eval_path).")
 
 
 def streamed_task(name: str, path: Any, hf: bool, format: str, examples: Callable[[Record], list], tokenizer,
-                  block_size: int, text_field: str, hf_config: str | None, hf_split: str, shuffle: bool, seed: int,
-                  eval_path: Any, eval_documents: int, eval_tokens: int | None, encoding: str) -> Task:
+                  block_size: int, *, text_field: str = "text", hf_config: str | None = None, hf_split: str = "train",
+                  shuffle: bool = True, shuffle_buffer: int = 1000, max_tokens: int | None = None,
+                  eval_path: Any = None, hf_eval_split: str | None = None, eval_documents: int = 100,
+                  eval_tokens: int | None = None, encoding: str = "utf-8") -> Task:
     """The Task of a streamed source: train streamed (`StreamedText`), test held in memory."""
     from .lm import blocks, encode_split
 
-    if not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}.")
-    if not (isinstance(eval_documents, int) and eval_documents >= 1):
-        raise ValueError(f"eval_documents must be a positive integer, got {eval_documents!r}.")
-    holdout = 0 if eval_path is not None else eval_documents
-
-    def documents(rank: int, world: int) -> Documents:
-        return Documents(path, hf, text_field, hf_config, hf_split, holdout, shuffle, seed, rank, world, encoding)
-
-    source = documents(0, 1)  # checks the source now: missing files fail before any training
+    check_settings(path, hf, block_size, shuffle_buffer, max_tokens, eval_path, hf_eval_split, eval_documents,
+                   eval_tokens)
+    source = Source(path, hf, text_field, hf_config, hf_split, encoding)  # missing files fail before any training
+    held: dict[int, int] = {}
     if eval_path is not None:
-        test_records = [r for file in shard_files(eval_path) for r in file_records(file, text_field, encoding)]
+        test_records, _ = Source(eval_path, False, text_field, encoding=encoding).head(eval_documents)
+    elif hf_eval_split is not None:
+        test_records, _ = Source(path, True, text_field, hf_config, hf_eval_split).head(eval_documents)
     else:
-        test_records = holdout_records(source, eval_documents)
+        test_records, held = source.head(eval_documents)
     test_examples = [ex for record in test_records for ex in examples(record)]
     test = blocks(encode_split(test_examples, tokenizer, True, eval_tokens), block_size, True)
     if len(test) == 0:
         raise ValueError(f"Task {name!r}: the held-out test split has no scored tokens; raise eval_documents or "
                          "give eval_path.")
-    where = path if hf else [str(f) for f in source.files]
-    return Task(name=name, kind="lm", vocab_size=tokenizer.vocab_size, train=StreamedText(documents, examples, tokenizer,
-                block_size), test=test, max_length=block_size, pad_token_id=tokenizer.pad_token_id,
-                tokenizer=tokenizer,
+    train = StreamedText(source, held, examples, tokenizer, block_size, shuffle, shuffle_buffer, max_tokens)
+    return Task(name=name, kind="lm", vocab_size=tokenizer.vocab_size, train=train, test=test, max_length=block_size,
+                pad_token_id=tokenizer.pad_token_id, tokenizer=tokenizer,
                 metadata={"tokenizer": repr(tokenizer), "block_size": block_size, "pack": True, "streaming": True,
-                          "format": format, "source": where, "test_documents": len(test_records)})
+                          "format": format, "source": source.describe(), "shards": source.num_shards,
+                          "test_documents": len(test_records)})

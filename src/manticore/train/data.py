@@ -57,7 +57,8 @@ class BatchStream:
 def make_stream(dataset, batch_size: int, collate: Callable, seed: int, rank: int = 0, world: int = 1):
     """The training batches of `dataset` for this process: the dataset's own stream if it has one (a streamed
     corpus, tasks/streaming.py), else a `BatchStream` over a map-style dataset. Both are endless and have
-    `state_dict` / `load_state_dict`, which checkpoints keep."""
+    `state_dict` / `load_state_dict`, which checkpoints keep (rank 0's is saved: a streamed corpus's holds
+    every process's position, shared after each batch, so every process must take the same number of batches)."""
     if hasattr(dataset, "batch_stream"):
         return dataset.batch_stream(batch_size, collate, seed, rank, world)
     return BatchStream(dataset, batch_size, collate, seed, rank, world)
