@@ -60,7 +60,7 @@ def plain(task, steps: int, lr: float, every: int) -> None:
 
 def engine(task, steps: int, lr: float, every: int) -> None:
     from manticore.train import TrainConfig
-    from manticore.train.stages.pretrain import pretrain
+    from manticore.workflow.stages.pretrain import pretrain
 
     train = TrainConfig(max_steps=steps, batch_size=32, lr=lr, schedule="constant", eval_every=every,
                         log_every=every)

@@ -33,8 +33,9 @@ import manticore  # noqa: E402
 from manticore import tasks  # noqa: E402
 from manticore.errors import ManticoreError  # noqa: E402
 from manticore.hybrid.build import load_hybrid  # noqa: E402
-from manticore.train import Engine, TrainConfig, rundir  # noqa: E402
-from manticore.train.run_config import CONFIGS, load_run_config  # noqa: E402
+from manticore import rundir  # noqa: E402
+from manticore.train import Engine, TrainConfig  # noqa: E402
+from manticore.workflow.run_config import CONFIGS, load_run_config  # noqa: E402
 
 NAMED = (ValueError, TypeError, FileNotFoundError, OSError, ManticoreError)  # TypeError: a wrong-type argument, named
 RESULTS: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -270,7 +271,7 @@ def bad_api(root: Path) -> None:
 def concurrency_and_resume(root: Path) -> None:
     import subprocess
 
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom manticore.train import rundir\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom manticore import rundir\n"
                                "with rundir.exclusive(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)",
                                str(root / "busy")], stdout=subprocess.PIPE, text=True)
     holder.stdout.readline()

@@ -13,8 +13,8 @@ import torch
 
 import manticore
 from manticore.cli import main, parse_weights
-from manticore.train.settings import _yaml, default_of, field_docs
-from manticore.train.stages import STAGES, names as stage_names
+from manticore.settings import _yaml, default_of, field_docs
+from manticore.workflow.stages import STAGES, names as stage_names
 from conftest import tiny_component
 
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from manticore import tasks
 from manticore.errors import ManticoreError
-from manticore.train.run_config import load_run_config
-from manticore.train.run_config import CONFIGS
+from manticore.workflow.run_config import load_run_config
+from manticore.workflow.run_config import CONFIGS
 
 NAMED = (ValueError, FileNotFoundError, ManticoreError)
 BASE = yaml.safe_load((CONFIGS / "quickstart.yaml").read_text())

@@ -9,7 +9,7 @@ import torch
 import manticore
 from manticore import tasks
 from manticore.train import Engine, TrainConfig
-from manticore.train.rundir import CHECKPOINT
+from manticore.rundir import CHECKPOINT
 from conftest import tiny_component, tiny_config
 
 

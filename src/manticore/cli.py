@@ -1,6 +1,6 @@
 """The `manticore` command: thin subcommands over the library's functions.
 
-Workflow stages, one subcommand each (from the stage registry, `manticore.train.stages`), driven by a YAML
+Workflow stages, one subcommand each (from the stage registry, `manticore.workflow.stages`), driven by a YAML
 run config (see configs/) with `--set key=value` overrides; `manticore <stage> --help` lists its settings:
 
     manticore run --config configs/demo.yaml             # the stages listed under `run:`, in order
@@ -42,7 +42,7 @@ def parse_weights(text: str):
 
 # -- the commands --------------------------------------------------------------------------------------------------
 def load_config(args):
-    from .train.run_config import load_run_config
+    from .workflow.run_config import load_run_config
 
     overrides = list(args.set or [])
     out = args.out or getattr(args, "run_dir", None)
@@ -52,22 +52,22 @@ def load_config(args):
 
 
 def cmd_stage(args) -> None:
-    from .train.stages import run_stage
+    from .workflow.stages import run_stage
 
     result = run_stage(load_config(args), args.command, resume=args.resume)
     print(json.dumps(result, indent=2, default=str)[:4000])
 
 
 def cmd_run(args) -> None:
-    from .train.stages import run_workflow
+    from .workflow.stages import run_workflow
 
     run_workflow(load_config(args), args.resume,
                  on_result=lambda name, result: print(json.dumps(result, default=str)[:2000], flush=True))
 
 
 def cmd_quickstart(args) -> None:
-    from .train.run_config import shipped_config
-    from .train.stages import run_workflow
+    from .workflow.run_config import shipped_config
+    from .workflow.stages import run_workflow
 
     run_workflow(shipped_config("quickstart", [f"out_dir={args.out}"]))
 
@@ -79,7 +79,7 @@ def cmd_demo(args) -> None:
 
 
 def cmd_experiments(args) -> None:
-    from .train.experiments import load_experiments, run_experiments, select
+    from .workflow.experiments import load_experiments, run_experiments, select
 
     if args.report_only:
         from .report.experiments import write_experiments
@@ -157,7 +157,7 @@ def stage_epilog(stage) -> str:
     import typing
 
     from .train.search import ALGORITHMS, SearchConfig
-    from .train.settings import describe
+    from .settings import describe
 
     listing = describe(stage.settings)
     if not listing:
@@ -177,7 +177,7 @@ def stage_epilog(stage) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .train.stages import STAGES
+    from .workflow.stages import STAGES
 
     parser = argparse.ArgumentParser(prog="manticore", description="Build Manticore hybrids and run the workflow.")
     sub = parser.add_subparsers(dest="command", required=True)

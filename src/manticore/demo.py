@@ -11,9 +11,9 @@ import statistics
 import time
 from pathlib import Path
 
-from .train import rundir
-from .train.run_config import shipped_config
-from .train.stages import run_workflow
+from . import rundir
+from .workflow.run_config import shipped_config
+from .workflow.stages import run_workflow
 
 
 def summarise_results(path: Path) -> str:

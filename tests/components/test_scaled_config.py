@@ -11,7 +11,7 @@ from conftest import FAMILIES, tiny_config
 
 def reference_scaled_config(config: PretrainedConfig, d_model: int, depth: int, max_length: int,
                             vocab_size: int) -> PretrainedConfig:
-    """The original `manticore.train.stages.scaled_config`, kept verbatim: the adapters' family hooks must
+    """The original `manticore.workflow.stages.scaled_config`, kept verbatim: the adapters' family hooks must
     reproduce it (it held every family's field names in one function). They differ where its Llama-style
     heads failed to split the new width into whole, even head sizes: see the test below."""
     values = config.to_dict()

@@ -321,7 +321,7 @@ def test_only_searches_on_the_sweeps_task_are_drawn_on_it(tmp_path, drawn_paths)
 
 
 def test_stages_follow_the_stage_registry(tmp_path):
-    from manticore.train import stages
+    from manticore.workflow import stages
 
     for name in ("zz-extra", "retrain", "baselines/gpt_neo/seed10", "baselines/gpt_neo/seed2", "search", "pretrain"):
         write_stage(tmp_path / name, steps=2, eval_every=2)

@@ -17,7 +17,7 @@ from manticore.tasks.streaming import Documents, Source, StreamedText, buffer_sh
 from manticore.tasks.tokenizers import get_tokenizer
 from manticore.train import Engine, TrainConfig
 from manticore.train.data import make_stream
-from manticore.train.run_config import CONFIGS, load_run_config
+from manticore.workflow.run_config import CONFIGS, load_run_config
 from conftest import tiny_config
 
 WORDS = "the quick brown fox jumps over a lazy dog while seven wizards quietly hum".split()

@@ -6,7 +6,7 @@ import pytest
 
 from manticore.cli import main
 from manticore.train import TrainConfig
-from manticore.train.run_config import load_run_config
+from manticore.workflow.run_config import load_run_config
 from test_workflow import CONFIGS
 
 QUICKSTART = CONFIGS / "quickstart.yaml"

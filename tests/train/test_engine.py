@@ -12,7 +12,7 @@ from manticore import tasks
 from manticore.tasks import IGNORE_INDEX, SequenceDataset, Task
 from manticore.train import Engine, SearchConfig, TrainConfig
 from manticore.train.engine import CLASS_TALLIES, batch_loss, evaluate_model, summarise
-from manticore.train.rundir import CHECKPOINT, METRICS
+from manticore.rundir import CHECKPOINT, METRICS
 from conftest import tiny_config
 
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from manticore.report.experiments import write_experiments
-from manticore.train.experiments import Experiment, load_experiments, record_path, select
-from manticore.train.run_config import CONFIGS, load_run_config
+from manticore.workflow.experiments import Experiment, load_experiments, record_path, select
+from manticore.workflow.run_config import CONFIGS, load_run_config
 
 
 def test_every_experiment_variant_is_a_valid_run_config():

@@ -9,7 +9,7 @@ from manticore import tasks
 from manticore.cli import main
 from manticore.errors import SaveFailed, TrainingDiverged
 from manticore.train import Engine, TrainConfig
-from manticore.train.rundir import CHECKPOINT
+from manticore.rundir import CHECKPOINT
 from conftest import tiny_config
 from test_workflow import CONFIGS
 

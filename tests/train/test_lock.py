@@ -11,11 +11,11 @@ import pytest
 
 from manticore.cli import main
 from manticore.errors import RunDirectoryBusy
-from manticore.train import rundir
+from manticore import rundir
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from manticore.train import rundir
+    from manticore import rundir
     with rundir.exclusive(sys.argv[1]):
         print("holding", flush=True)
         time.sleep(120)

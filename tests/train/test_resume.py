@@ -10,7 +10,7 @@ import torch
 import manticore
 from manticore import tasks
 from manticore.train import Engine, SearchConfig, TrainConfig
-from manticore.train.rundir import CHECKPOINT, METRICS, PREVIOUS_CHECKPOINT
+from manticore.rundir import CHECKPOINT, METRICS, PREVIOUS_CHECKPOINT
 from conftest import tiny_config
 
 CONFIG = dict(max_steps=6, batch_size=16, lr=3e-3, log_every=1, checkpoint_every=2)

@@ -8,8 +8,8 @@ import torch
 import manticore
 from manticore import tasks
 from manticore.train import Engine, SearchAlgorithm, SearchConfig, TrainConfig, register_algorithm
-from manticore.train.config import check
-from manticore.train.run_config import CONFIGS, load_run_config
+from manticore.checks import check
+from manticore.workflow.run_config import CONFIGS, load_run_config
 from manticore.train.search import ALGORITHMS
 from conftest import tiny_config
 

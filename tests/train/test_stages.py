@@ -8,7 +8,7 @@ import torch
 import manticore
 from manticore import tasks
 from manticore.train import SearchConfig, TrainConfig
-from manticore.train.stages import program, retrain, search, sweep
+from manticore.workflow.stages import program, retrain, search, sweep
 from conftest import tiny_config
 
 
@@ -84,8 +84,8 @@ def test_retrain_rewinds_to_the_initial_weights(tmp_path):
 
 
 def test_baselines_repeat_the_search_per_seed_and_train_fixed_layouts(tmp_path):
-    from manticore.train.run_config import CONFIGS, load_run_config
-    from manticore.train.stages import run_stage
+    from manticore.workflow.run_config import CONFIGS, load_run_config
+    from manticore.workflow.stages import run_stage
 
     cfg = load_run_config(CONFIGS / "c2-striped.yaml", [
         f"out_dir={tmp_path}", "train.max_steps=3", "train.batch_size=4", "task.num_train=16", "task.num_test=8",
@@ -106,8 +106,8 @@ def test_baselines_repeat_the_search_per_seed_and_train_fixed_layouts(tmp_path):
 @pytest.mark.parametrize("layout,match", [(["gpt_neo"], "names 1 components; accepted: one per"),
                                           (["gpt_neo", "llama"], r"unknown component\(s\) \['llama'\]")])
 def test_a_bad_layout_names_what_is_accepted(tmp_path, layout, match):
-    from manticore.train.run_config import CONFIGS, load_run_config
-    from manticore.train.stages import run_stage
+    from manticore.workflow.run_config import CONFIGS, load_run_config
+    from manticore.workflow.stages import run_stage
 
     cfg = load_run_config(CONFIGS / "c2-striped.yaml", [f"out_dir={tmp_path}", "task.num_train=8", "task.num_test=4",
                                                          f"stages.baselines.layouts={{bad: {layout}}}"])
@@ -116,7 +116,7 @@ def test_a_bad_layout_names_what_is_accepted(tmp_path, layout, match):
 
 
 def test_retrain_false_needs_search():
-    from manticore.train.run_config import CONFIGS, load_run_config
+    from manticore.workflow.run_config import CONFIGS, load_run_config
 
     with pytest.raises(ValueError, match="retrain=False"):
         load_run_config(CONFIGS / "c2-mad.yaml", ["stages.baselines.search=false"])

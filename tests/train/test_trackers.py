@@ -10,7 +10,7 @@ import torch
 import manticore
 from manticore import tasks
 from manticore.train import Engine, SearchConfig, TrainConfig
-from manticore.train.rundir import METRICS
+from manticore.rundir import METRICS
 from manticore.train.trackers import TENSORBOARD_DIR, scalars
 from conftest import tiny_config
 

@@ -8,7 +8,7 @@ import yaml
 
 import manticore
 from manticore.cli import main
-from manticore.train.run_config import CONFIGS, load_run_config
+from manticore.workflow.run_config import CONFIGS, load_run_config
 
 
 @pytest.mark.parametrize("path", sorted(set(CONFIGS.glob("*.yaml")) - {CONFIGS / "experiments.yaml"}),

@@ -5,13 +5,14 @@ Every other causal LM transformers knows gets the `DecoderAdapter`, which discov
 itself (`decoder.py`); `check_component` says early, and by name, what discovery found missing.
 
 Adding a family that discovery can't handle: write one adapter file beside this one and add one line to
-`ADAPTERS` below (or call `register_adapter` from your own code).
+`BUILT_IN` below (or decorate it with `register_adapter` in your own code).
 """
 
 from __future__ import annotations
 
 from transformers import PretrainedConfig
 
+from ..registry import Registry
 from .base import ComponentAdapter
 from .decoder import DecoderAdapter
 from .falcon_h1 import FalconH1Adapter
@@ -24,24 +25,17 @@ from .mamba import MambaAdapter
 from .mamba2 import Mamba2Adapter
 from .rwkv import RwkvAdapter
 
-ADAPTERS: dict[str, type[ComponentAdapter]] = {
-    model_type: adapter
-    for adapter in (GPTNeoAdapter, GPTNeoXAdapter, GPT2Adapter, LlamaAdapter, MambaAdapter, Mamba2Adapter,
-                    # discovered families with a small family file for what discovery can't know
-                    RwkvAdapter, FalconH1Adapter, HyperClovaXAdapter)
-    for model_type in adapter.model_types
-}
+BUILT_IN = (GPTNeoAdapter, GPTNeoXAdapter, GPT2Adapter, LlamaAdapter, MambaAdapter, Mamba2Adapter,
+            # discovered families with a small family file for what discovery can't know
+            RwkvAdapter, FalconH1Adapter, HyperClovaXAdapter)
+ADAPTERS: Registry[type[ComponentAdapter]] = Registry(
+    "model family", names_of=lambda adapter: adapter.model_types,
+    check=lambda adapter: isinstance(adapter, type) and issubclass(adapter, ComponentAdapter) and bool(adapter.model_types),
+    accepted="a ComponentAdapter subclass with non-empty `model_types`")
+for _adapter in BUILT_IN:
+    ADAPTERS.register(_adapter)
 
-
-def register_adapter(adapter: type[ComponentAdapter]) -> type[ComponentAdapter]:
-    """Register an adapter for each of its `model_types`; usable as a class decorator."""
-    if not (isinstance(adapter, type) and issubclass(adapter, ComponentAdapter)) or not adapter.model_types:
-        raise TypeError(
-            f"register_adapter expects a ComponentAdapter subclass with non-empty `model_types`, got {adapter!r}"
-        )
-    for model_type in adapter.model_types:
-        ADAPTERS[model_type] = adapter
-    return adapter
+register_adapter = ADAPTERS.register  # @register_adapter: an adapter for each of its `model_types`
 
 
 def supported_families() -> list[str]:

@@ -15,17 +15,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from manticore.train.rundir import (ACCURACY_MARGIN, ALPHAS, HYBRID, LOSS_MARGIN, REPORT, RESULTS, SWEEP,
+from manticore.rundir import (record_path, ACCURACY_MARGIN, ALPHAS, HYBRID, LOSS_MARGIN, REPORT, RESULTS, SWEEP,
                                     beats_chance)
 
 from .markdown import fmt, fmt_p, table
 from .results import Comparison, read_comparison
 from .sections.comparison import mean_std_cell
 
-from manticore.train.experiments import record_path
 
 if TYPE_CHECKING:
-    from manticore.train.experiments import Experiment
+    from manticore.workflow.experiments import Experiment
 
 SHOWN = ("loss", "accuracy", "macro_accuracy")  # the metrics of the tables, when the runs report them
 

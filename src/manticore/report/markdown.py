@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from manticore.train.rundir import LOWER_IS_BETTER
+from manticore.rundir import LOWER_IS_BETTER
 
 from .run import as_number
 

@@ -3,7 +3,7 @@
     from manticore.report import write_report
     write_report("runs/ptb")   # -> runs/ptb/report.md, with its PNGs beside it
 
-What it reads (the schema is `manticore.train.rundir`'s), at any depth: every stage's metrics.jsonl and
+What it reads (the schema is `manticore.rundir`'s), at any depth: every stage's metrics.jsonl and
 result.json, every sweep.json, and results.json at the root (each component fine-tuned with the hybrid's
 budget, and the hybrid, over seeds). Only a metrics.jsonl is required; the report says which other pieces
 it did not find.
@@ -19,9 +19,10 @@ and list it in `SECTIONS`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from manticore.train.rundir import REPORT, RESULTS
+from manticore.rundir import REPORT, RESULTS, STAGE_FOLDERS
 
 from .markdown import Page
 from .run import Run, read_run
@@ -46,12 +47,13 @@ def _not_in_report(page: Page) -> list[str]:
     return ["## Not in this report", "", *(f"- {m}" for m in page.missing), ""] if page.missing else []
 
 
-def write_report(run_dir: str | Path) -> Path:
+def write_report(run_dir: str | Path, stage_order: Sequence[str] = STAGE_FOLDERS) -> Path:
     """Write RUN_DIR/report.md and its PNGs from every stage found under run_dir; returns report.md's path.
+    Stages are shown in the order of `stage_order` (the workflow's stage names; folders it doesn't name last).
 
     Raises ValueError if run_dir is not a directory or holds no metrics.jsonl at any depth.
     """
-    run = read_run(Path(run_dir))
+    run = read_run(Path(run_dir), stage_order)
     page = Page(run.path, missing=run.problems)
     body = [line for section in SECTIONS for line in section(run, page)]  # sections note what they lack on page
     head = _title(run) + glance.section(run, page) + _not_in_report(page)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from manticore.train.rundir import HYBRID, METRIC_NAMES, RESULTS, beats_chance, lower_is_better
+from manticore.rundir import HYBRID, METRIC_NAMES, RESULTS, beats_chance, lower_is_better
 
 from .stats import MIN_SEEDS, WelchTest, welch_test
 

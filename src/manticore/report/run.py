@@ -1,6 +1,6 @@
 """Reading a run directory for the report: its stages, sweeps and the hybrid's component families.
 
-The file names and their schema are `manticore.train.rundir`'s. The report reads leniently: a piece it
+The file names and their schema are `manticore.rundir`'s. The report reads leniently: a piece it
 cannot use becomes a note (in `problems`) for the report's "Not in this report", never an exception.
 
 Shapes (numpy arrays): t logged steps, n sweep points, L Manticore blocks, K components.
@@ -13,15 +13,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from manticore.train import rundir
+from manticore import rundir
 
 from .results import Comparison, read_comparison
 
-SEARCH = "search"  # the kind a search stage records in its result.json (its name in manticore.train.stages)
+SEARCH = "search"  # the kind a search stage records in its result.json (its name in manticore.workflow.stages)
 FIXED_ATOL = 1e-9  # α that moves less than this over a whole stage was held fixed
 
 T = TypeVar("T")
@@ -126,19 +126,21 @@ class Run:
     problems: list[str]  # pieces that could not be read (sweeps'; stages and results.json keep their own)
 
 
-def read_run(run_dir: Path) -> Run:
-    """Read every stage, sweep and results.json under run_dir.
+def read_run(run_dir: Path, stage_order: Sequence[str] = rundir.STAGE_FOLDERS) -> Run:
+    """Read every stage, sweep and results.json under run_dir; stages and sweeps sorted by `stage_order` (the
+    workflow's stage names, in order).
 
     Raises ValueError if run_dir is not a directory or holds no metrics.jsonl at any depth.
     """
     if not run_dir.is_dir():
         raise ValueError(f"Run directory {str(run_dir)!r} does not exist or is not a directory.")
-    stages = find_stages(run_dir)
+    stages = find_stages(run_dir, stage_order)
     if not stages:
         raise ValueError(f"No stage found in {str(run_dir)!r}: looked for `{rundir.METRICS}` files (written by every "
                          f"training stage) in it and every folder below it, and found none.")
     problems: list[str] = []
-    sweeps = [s for p in in_workflow_order(run_dir.rglob(rundir.SWEEP), lambda p: _name(p.parent, run_dir))
+    found = in_workflow_order(run_dir.rglob(rundir.SWEEP), lambda p: _name(p.parent, run_dir), stage_order)
+    sweeps = [s for p in found
               if (s := read_sweep(p, run_dir, problems)) is not None]
     return Run(run_dir, stages, sweeps, read_comparison(run_dir / rundir.RESULTS),
                component_names([s.path for s in stages]), problems)
@@ -149,12 +151,10 @@ def _natural(text: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def in_workflow_order(items: Iterable[T], name: Callable[[T], str]) -> list[T]:
-    """items sorted by the stage registry's position of the first path part of name(item) (unknown folders
+def in_workflow_order(items: Iterable[T], name: Callable[[T], str], stage_order: Sequence[str]) -> list[T]:
+    """items sorted by the position in `stage_order` of the first path part of name(item) (unknown folders
     after the known ones), then by name, numbers in names compared as numbers (seed2 before seed10)."""
-    from manticore.train import stages  # lazily: the registry imports every stage, the report needs only names
-
-    rank = {stage: i for i, stage in enumerate(stages.names())}
+    rank = {stage: i for i, stage in enumerate(stage_order)}
 
     def key(item: T) -> tuple:
         text = name(item)
@@ -211,8 +211,8 @@ def read_trajectory(records: list[dict[str, Any]], problems: list[str]) -> tuple
     return np.array([r["step"] for r in rows], dtype=float), alphas
 
 
-def find_stages(run_dir: Path) -> list[Stage]:
-    """Every folder under run_dir (itself included) with a metrics.jsonl, in workflow order."""
+def find_stages(run_dir: Path, stage_order: Sequence[str] = rundir.STAGE_FOLDERS) -> list[Stage]:
+    """Every folder under run_dir (itself included) with a metrics.jsonl, in the order of `stage_order`."""
     stages = []
     for metrics in run_dir.rglob(rundir.METRICS):
         problems: list[str] = []
@@ -226,7 +226,7 @@ def find_stages(run_dir: Path) -> list[Stage]:
         stages.append(Stage(_name(metrics.parent, run_dir), metrics.parent, records,
                             result if isinstance(result, dict) else None, problems,
                             read_trajectory(records, problems)))
-    return in_workflow_order(stages, lambda s: s.name)
+    return in_workflow_order(stages, lambda s: s.name, stage_order)
 
 
 # -- sweeps and the hybrid's components ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Training: one engine for every stage (engine.py), search algorithms (search.py), the run-directory schema
-(rundir.py), run configs (run_config.py) and the stages (stages/, one module each).
+"""The training library: one engine for every stage (engine.py), search algorithms (search/, one file each),
+optimizers, processes and sharding (parallel.py), data streams and trackers. The workflow that uses it (stages,
+run configs, experiments) is `manticore.workflow`.
 
-Names load on first use, so the CLI can read the stage registry without importing torch.
+Names load on first use, so the CLI can read the settings without importing torch.
 """
 
 from __future__ import annotations

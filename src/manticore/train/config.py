@@ -5,29 +5,14 @@ Light on purpose (no torch): stage settings embed it, and the CLI lists them in 
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
+
+from ..checks import check, is_int, is_number
 
 PRECISIONS = ("fp32", "bf16")
 SCHEDULES = ("linear", "constant")
 STRATEGIES = ("ddp", "fsdp")  # parallel.py's
-
-
-def is_int(value: Any) -> bool:
-    """An integer, and not a bool (YAML's true is not a step count)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value: Any) -> bool:
-    """A finite int or float, and not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check(condition: bool, field: str, value: Any, accepted: str) -> None:
-    """Raise ValueError("{field}={value!r} is not valid; accepted: {accepted}.") unless condition holds."""
-    if not condition:
-        raise ValueError(f"{field}={value!r} is not valid; accepted: {accepted}.")
 
 
 @dataclass

@@ -62,7 +62,7 @@ from ..tasks.base import IGNORE_INDEX, Task
 from .config import TrainConfig
 from .data import eval_batches, make_stream
 from .parallel import Sharded, distributed, full, is_main  # noqa: F401  (is_main: the stages import it from here)
-from .rundir import CHECKPOINT, METRICS, PREVIOUS_CHECKPOINT
+from ..rundir import CHECKPOINT, METRICS, PREVIOUS_CHECKPOINT
 from .trackers import Trackers
 from ..errors import TrainingDiverged, first_line
 from ..hybrid.model import non_finite_parameters

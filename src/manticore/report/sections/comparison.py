@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from manticore.train.rundir import ACCURACY_MARGIN, HYBRID, LOSS_MARGIN
+from manticore.rundir import ACCURACY_MARGIN, HYBRID, LOSS_MARGIN
 
 from ..markdown import Page, better, fmt, fmt_p, table
 from ..results import Verdict

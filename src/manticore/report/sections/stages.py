@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from manticore.train.rundir import METRIC_NAMES, METRICS, RESULT
+from manticore.rundir import METRIC_NAMES, METRICS, RESULT
 
 from ..markdown import Page, fmt, fmt_alphas, table
 from ..run import Run

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from manticore.train.rundir import SWEEP
+from manticore.rundir import SWEEP
 
 from .. import plots
 from ..markdown import Page, alpha_labels, fmt, image, table

@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import rundir
-from ..config import check
+from ... import rundir
+from ...checks import check
 from .base import Stage, StageSettings, build_hybrid, get_task, initial_hybrid, searched_alphas, with_seed
 from .retrain import retrain
 
@@ -81,7 +81,7 @@ def hybrid_for_seed(cfg: RunConfig, settings: BaselinesSettings, task: Task, see
 
 
 def run(cfg: RunConfig, settings: BaselinesSettings, resume: bool = False) -> dict:
-    from ..engine import is_main
+    from ...train.engine import is_main
 
     task = get_task(cfg, settings.task)
     out, names, entries = cfg.stage_dir("baselines"), [c.name for c in cfg.components], []

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import TrainConfig
+from ...train.config import TrainConfig
 from .base import GENERAL_TEXT, Stage, StageSettings, build_hybrid, check_vocab, finish, get_task
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class PretrainProjectorsSettings(StageSettings):
 def pretrain_projectors(hybrid: ManticorePreTrainedModel, task: Task, train: TrainConfig, out_dir: str | Path,
                         resume: bool = False) -> dict:
     """Train everything but the components' own parameters (paper, B.5); saves out_dir/model."""
-    from ..engine import Engine
+    from ...train.engine import Engine
 
     check_vocab(hybrid, task)
     for p in hybrid.parameters():

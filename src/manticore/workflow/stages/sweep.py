@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from collections.abc import Sequence
 
-from .. import rundir
-from ..config import TrainConfig, check
+from ... import rundir
+from ...checks import check
+from ...train.config import TrainConfig
 from .base import Stage, StageSettings, check_vocab, get_task, initial_hybrid
 from .retrain import retrain
 
@@ -65,7 +66,7 @@ def sweep(initial: str | Path, task: Task, grid: Sequence, train: TrainConfig, o
     point continues from its own checkpoint (a finished point is not trained again).
     """
     from ...hybrid.build import load_hybrid
-    from ..engine import evaluate_model, is_main
+    from ...train.engine import evaluate_model, is_main
 
     out_dir = Path(out_dir)
     points = []
@@ -86,7 +87,7 @@ def sweep(initial: str | Path, task: Task, grid: Sequence, train: TrainConfig, o
 
 
 def run(cfg: RunConfig, settings: SweepSettings, resume: bool = False) -> dict:
-    from ..engine import is_main
+    from ...train.engine import is_main
 
     task = get_task(cfg, settings.task)
     initial = cfg.stage_dir("sweep") / rundir.INITIAL

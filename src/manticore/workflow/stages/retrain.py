@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import rundir
-from ..config import TrainConfig
+from ... import rundir
+from ...train.config import TrainConfig
 from .base import Stage, StageSettings, check_vocab, finish, get_task, searched_alphas
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def retrain(initial: str | Path | ManticorePreTrainedModel, alphas, task: Task, 
     and returns (hybrid, result). kind: the stage that asks, recorded in result.json."""
     from ...hybrid.build import load_hybrid
     from ...hybrid.model import ManticorePreTrainedModel
-    from ..engine import Engine
+    from ...train.engine import Engine
 
     hybrid = initial if isinstance(initial, ManticorePreTrainedModel) else load_hybrid(initial)
     check_vocab(hybrid, task)

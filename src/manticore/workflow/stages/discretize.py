@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .. import rundir
+from ... import rundir
 from .base import Stage, StageSettings, get_task
 from .evaluate import evaluate
 from .retrain import retrain
@@ -40,7 +40,7 @@ def run(cfg: RunConfig, settings: DiscretizeSettings, resume: bool = False) -> d
     """One-hot the hybrid's α, drop unused branches, save it and the savings report."""
     from ...hybrid.build import load_hybrid
     from ...hybrid.discretize import discretize
-    from ..engine import is_main
+    from ...train.engine import is_main
 
     path = settings.model or cfg.stage_dir("retrain") / rundir.MODEL
     task = get_task(cfg, settings.task) if (settings.task or cfg.task) else None

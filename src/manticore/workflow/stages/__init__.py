@@ -12,7 +12,7 @@
     report               report.md and plots
 
 The CLI's subcommands and their --help, run-config validation, `manticore run` and the report's ordering all
-derive from `STAGES`. Adding a stage is one module (see `base.py`) plus one line in `_MODULES`.
+derive from `STAGES`. Adding a stage is one module (see `base.py`) plus one line in `BUILT_IN`.
 """
 
 from __future__ import annotations
@@ -32,39 +32,23 @@ from . import (
     search,
     sweep,
 )
-from .base import Stage
+from ... import rundir
+from .base import STAGES, Stage
 
 if TYPE_CHECKING:
     from ..run_config import RunConfig
 
-_MODULES = (pretrain, pretrain_projectors, program, search, retrain, discretize, sweep, baselines, evaluate, report)
-STAGES: dict[str, Stage] = {module.STAGE.name: module.STAGE for module in _MODULES}  # in workflow order
+BUILT_IN = (pretrain, pretrain_projectors, program, search, retrain, discretize, sweep, baselines, evaluate, report)
+for _module in BUILT_IN:  # in workflow order
+    STAGES.register(_module.STAGE)
 
-
-def names() -> list[str]:
-    """Every stage name, in the order the workflow runs them."""
-    return list(STAGES)
-
-
-def get(name: str) -> Stage:
-    """The stage `name`; a ValueError lists the stages."""
-    if name not in STAGES:
-        raise ValueError(f"Unknown stage {name!r}; accepted: {', '.join(STAGES)}.")
-    return STAGES[name]
-
-
-def register(stage: Stage) -> Stage:
-    """Add a stage from your own code (the registry's order puts it last)."""
-    if not isinstance(stage, Stage):
-        raise TypeError(f"register expects a Stage, got {stage!r}.")
-    STAGES[stage.name] = stage
-    return stage
+names = STAGES.names  # every stage name, in the order the workflow runs them
+get = STAGES.get  # the stage `name`; a ValueError lists the stages
+register = STAGES.register  # add a stage from your own code (the registry's order puts it last)
 
 
 def run_stage(cfg: RunConfig, name: str, resume: bool = False) -> dict:
     """Run one stage with its settings from the run config, holding the run directory's writer lock."""
-    from .. import rundir
-
     stage, settings = get(name), cfg.stage_settings(name)
     with rundir.exclusive(cfg.out_dir):
         return stage.run(cfg, settings, resume)
@@ -75,7 +59,7 @@ def run_workflow(cfg: RunConfig, resume: bool = False,
     """Run the stages the config lists under `run:`, in order; returns each stage's summary."""
     if not cfg.run:
         raise ValueError("Nothing to run: list stages under `run:` in the config (e.g. [search, retrain, report]).")
-    from .. import rundir
+
 
     results = {}
     with rundir.exclusive(cfg.out_dir):  # held from the first stage to the last: no other run slips in between

@@ -1,28 +1,7 @@
-"""Search algorithms for the mixture weights (paper, Appendix B.5): one registry entry each.
+"""What a search algorithm is (`SearchAlgorithm`), how a run configures one (`SearchConfig`), and the registry of
+algorithms (`ALGORITHMS`; the built-in ones register in this package's `__init__`).
 
-A `SearchAlgorithm` owns everything about how the architecture parameters a (α = softmax(a), shape (L, K))
-are searched:
-
-- its hyperparameters (a settings dataclass, `Hyperparameters`), given as `search.hyperparameters`;
-- its optimizer for a (`optimizer`);
-- how α is sampled in a training forward (`sample`; evaluation always uses α = softmax(a));
-- the order of architecture and model steps (`train_step`): simultaneous (one backward updates both) or
-  alternating (an architecture step, then a model step), optionally bilevel (architecture steps on batches
-  from a held-out split).
-
-    DARTS   (Liu et al., 2019)    AdamW on a through the softmax
-    GAEA    (Li et al., 2021)     exponentiated gradient on the simplex (`optim.ExponentiatedGradient`)
-    Gumbel  (Xie et al., 2019)    DARTS' updates; training forwards use α ~ Gumbel-softmax(a, temperature)
-
-Adding an algorithm is one class and one decorator, in this file or your own:
-
-    @register_algorithm
-    class MyAlgorithm(SearchAlgorithm):
-        name = "mine"
-        def optimizer(self, params, lr): ...
-
-The engine calls `train_step(engine)` once per step and never branches on the algorithm's name. This module
-imports torch only when an algorithm runs, so the CLI can describe the settings quickly.
+This module imports torch only when an algorithm runs, so the CLI can describe the settings quickly.
 """
 
 from __future__ import annotations
@@ -30,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from .config import check
-from .settings import build
+from ...checks import check
+from ...registry import Registry
+from ...settings import build
 
 if TYPE_CHECKING:
     import torch
 
-    from .engine import Engine
+    from ..engine import Engine
 
 
 @dataclass
@@ -117,54 +97,7 @@ class SearchAlgorithm:
         return stats
 
 
-ALGORITHMS: dict[str, type[SearchAlgorithm]] = {}
-
-
-def register_algorithm(cls: type[SearchAlgorithm]) -> type[SearchAlgorithm]:
-    """Register a SearchAlgorithm subclass under its `name`; usable as a class decorator."""
-    if not (isinstance(cls, type) and issubclass(cls, SearchAlgorithm)) or not cls.name:
-        raise TypeError(f"register_algorithm expects a SearchAlgorithm subclass with a non-empty `name`, got {cls!r}.")
-    ALGORITHMS[cls.name] = cls
-    return cls
-
-
-@register_algorithm
-class DARTS(SearchAlgorithm):
-    """Liu et al., 2019: AdamW on the logits, through the softmax."""
-
-    name = "darts"
-
-
-@register_algorithm
-class GAEA(SearchAlgorithm):
-    """Li et al., 2021: exponentiated gradient on the simplex."""
-
-    name = "gaea"
-
-    def optimizer(self, params, lr):
-        from .optim import ExponentiatedGradient
-
-        return ExponentiatedGradient(params, lr=lr)
-
-
-@dataclass
-class GumbelHyperparameters:
-    temperature: float = 1.0
-    """τ of the Gumbel-softmax samples softmax((a + g) / τ), g ~ Gumbel(0, 1)."""
-
-    def __post_init__(self):
-        check(self.temperature > 0, "search.hyperparameters.temperature", self.temperature, "a number > 0")
-
-
-@register_algorithm
-class GumbelSoftmax(SearchAlgorithm):
-    """DARTS' updates; each training forward uses a Gumbel-softmax sample of α (zeros stay exactly 0)."""
-
-    name = "gumbel"
-    Hyperparameters = GumbelHyperparameters
-
-    def sample(self, logits):
-        import torch
-
-        gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp(1e-10, 1 - 1e-7)))
-        return torch.softmax((logits + gumbel) / self.hyperparameters.temperature, dim=-1)
+ALGORITHMS: Registry[type[SearchAlgorithm]] = Registry(
+    "search algorithm", names_of=lambda cls: cls.name,
+    check=lambda cls: isinstance(cls, type) and issubclass(cls, SearchAlgorithm) and bool(cls.name),
+    accepted="a SearchAlgorithm subclass with a non-empty `name`")

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from collections.abc import Sequence
 
-from .. import rundir
-from ..config import TrainConfig, check
-from ..search import SearchConfig
+from ... import rundir
+from ...checks import check
+from ...train.config import TrainConfig
+from ...train.search import SearchConfig
 from .base import Stage, StageSettings, get_task, initial_hybrid, with_seed
 from .retrain import retrain
 from .search import search
@@ -144,7 +145,7 @@ def programmed_alphas(cfg: RunConfig, settings: ProgramSettings, task: Task,
 
 def run(cfg: RunConfig, settings: ProgramSettings, resume: bool = False) -> dict:
     """Program α, then fine-tune the hybrid with it frozen for every seed; the results join results.json."""
-    from ..engine import is_main
+    from ...train.engine import is_main
 
     task = get_task(cfg, settings.task)
     out = cfg.stage_dir("program")

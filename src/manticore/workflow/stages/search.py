@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import rundir
-from ..config import TrainConfig
-from ..search import SearchConfig
+from ... import rundir
+from ...train.config import TrainConfig
+from ...train.search import SearchConfig
 from .base import Stage, StageSettings, check_vocab, finish, get_task, initial_hybrid
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class SearchSettings(StageSettings):
 def search(hybrid: ManticorePreTrainedModel, task: Task, train: TrainConfig, search: SearchConfig,
            out_dir: str | Path, resume: bool = False) -> dict:
     """Train α with the model; saves the pre-search weights to out_dir/initial for `retrain` to rewind to."""
-    from ..engine import Engine, is_main
+    from ...train.engine import Engine, is_main
 
     check_vocab(hybrid, task)
     out_dir = Path(out_dir)

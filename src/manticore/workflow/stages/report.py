@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import NoSettings, Stage
+from .base import STAGES, NoSettings, Stage
 
 if TYPE_CHECKING:
     from ..run_config import RunConfig
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def run(cfg: RunConfig, settings: NoSettings, resume: bool = False) -> dict:
     from ...report import write_report
 
-    return {"report": str(write_report(cfg.out_dir))}
+    return {"report": str(write_report(cfg.out_dir, STAGES.names()))}
 
 
 STAGE = Stage("report", "write report.md and plots for the run directory", __doc__, NoSettings, run)

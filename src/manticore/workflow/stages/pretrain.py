@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import rundir
-from ..config import TrainConfig
+from ... import rundir
+from ...train.config import TrainConfig
 from .base import GENERAL_TEXT, Stage, StageSettings, check_vocab, finish, get_task
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def pretrain(component: PretrainedConfig | PreTrainedModel, task: Task, train: T
     from transformers import AutoModelForCausalLM, PretrainedConfig
 
     from ...kernels import use_fast_scan
-    from ..engine import Engine
+    from ...train.engine import Engine
 
     if isinstance(component, PretrainedConfig):
         torch.manual_seed(train.seed)
@@ -54,7 +54,7 @@ def pretrain(component: PretrainedConfig | PreTrainedModel, task: Task, train: T
 
 def run(cfg: RunConfig, settings: PretrainSettings, resume: bool = False) -> dict:
     """Pretrain each component given as a config, unless one with the same settings is already there."""
-    from ..engine import is_main
+    from ...train.engine import is_main
 
     task, results = None, {}
     for spec in cfg.components:

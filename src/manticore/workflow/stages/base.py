@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
-from .. import rundir
-from ..config import TrainConfig
+from ... import rundir
+from ...registry import Registry
+from ...train.config import TrainConfig
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
     from ...hybrid.model import ManticorePreTrainedModel
     from ...tasks.base import Task
-    from ..engine import Engine
+    from ...train.engine import Engine
     from ..run_config import RunConfig
 
 GENERAL_TEXT = {"name": "lm/shakespeare"}  # the default corpus of pretraining (the embedded one)
@@ -58,6 +59,11 @@ class Stage:
     """The runner: run(run_config, settings, resume) -> a JSON-ready summary."""
     train_defaults: str | None = None
     """Another stage whose `train` settings this one's default to (baselines: retrain's budget)."""
+
+
+# The registry of stages, in workflow order; the built-in ones register in this package's __init__.
+STAGES: Registry[Stage] = Registry("stage", names_of=lambda stage: stage.name,
+                                   check=lambda stage: isinstance(stage, Stage), accepted="a Stage")
 
 
 # -- the run's task and hybrid --------------------------------------------------------------------------------
