@@ -17,7 +17,8 @@ from transformers.models.mamba2.modeling_mamba2 import Mamba2Mixer
 from manticore.components.mamba import MambaAdapter
 from manticore.components.mamba2 import Mamba2Adapter
 from manticore.kernels import FastScanMambaMixer, use_fast_scan
-from manticore.kernels.selective_scan import _SelectiveScan, scan_backend, selective_scan, selective_scan_ref
+from manticore.kernels.selective_scan import scan_backend, selective_scan, selective_scan_ref
+from manticore.kernels.selective_scan_cpu import _SelectiveScan
 from manticore.kernels.selective_scan_chunked import selective_scan_chunked
 
 scan_module = sys.modules["manticore.kernels.selective_scan"]  # the module (the package exports its function)

@@ -21,7 +21,8 @@ from transformers.integrations.accelerate import force_accelerate_hooks
 from transformers.models.mamba import modeling_mamba
 from transformers.models.mamba.modeling_mamba import MambaMixer, apply_mask_to_padding_states
 
-from .selective_scan import _mamba_ssm_scan, cpu_kernels, selective_scan
+from .selective_scan import _mamba_ssm_scan, selective_scan
+from .selective_scan_cpu import load_numba_kernels
 
 __all__ = ["FastScanMambaMixer", "use_fast_scan"]
 
@@ -147,5 +148,5 @@ def use_fast_scan(model: nn.Module) -> int:
             module.__class__ = FastScanMambaMixer
             changed += 1
     if changed:
-        cpu_kernels()
+        load_numba_kernels()
     return changed

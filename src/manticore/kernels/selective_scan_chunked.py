@@ -1,6 +1,7 @@
 """Mamba (v1) selective scan in plain PyTorch, chunked: the GPU path when mamba_ssm is not installed.
 
-The same recurrence as `selective_scan_ref` (see selective_scan.py), computed CHUNK time steps at a time:
+The same recurrence as `selective_scan_ref` (see selective_scan.py), computed PARALLEL_STEPS time steps (a chunk)
+at a time:
 
 - within a chunk, in parallel: with the log-decays a_t = dt_t * A (b, d, n) and their running sums
   S_t = a_1 + ... + a_t, the states are h_t = exp(S_t) * h_0 + sum_{s <= t} exp(S_t - S_s) * dt_s u_s B_s; the
@@ -9,11 +10,11 @@ The same recurrence as `selective_scan_ref` (see selective_scan.py), computed CH
   outputs y_t = <C_t, h_t> from one product and sum;
 - across chunks, sequentially: the last state of a chunk, (b, d, n), starts the next.
 
-So a sequence of length l takes l / CHUNK sequential steps of a few large kernels each, instead of the
+So a sequence of length l takes l / PARALLEL_STEPS sequential steps of a few large kernels each, instead of the
 reference's l steps of several small ones. Each chunk runs under activation checkpointing: autograd keeps only
 the chunk's inputs and the state it started from, and the backward recomputes one chunk at a time. Memory is
-linear in length: O(b*d*l + b*d*n*l/CHUNK) kept for backward, plus one chunk's O(b*d*CHUNK^2*n) while it runs;
-nothing of size b*d*l*n is stored.
+linear in length: O(b*d*l + b*d*n*l/PARALLEL_STEPS) kept for backward, plus one chunk's O(b*d*PARALLEL_STEPS^2*n)
+while it runs; nothing of size b*d*l*n is stored.
 
 Computes in float32 (float64 for float64 inputs) and returns u's dtype, as the reference does.
 """
@@ -23,9 +24,11 @@ from __future__ import annotations
 import torch
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ["selective_scan_chunked", "CHUNK"]
+from .scan_inputs import compute_inputs, finish
 
-CHUNK = 16  # time steps computed in parallel; one chunk's weights take b * d * CHUNK^2 * n numbers
+__all__ = ["selective_scan_chunked", "PARALLEL_STEPS"]
+
+PARALLEL_STEPS = 16  # time steps computed in parallel (a chunk); its weights take b * d * PARALLEL_STEPS^2 * n numbers
 
 
 def _chunk(h0: torch.Tensor, dt: torch.Tensor, u: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
@@ -44,7 +47,7 @@ def _chunk(h0: torch.Tensor, dt: torch.Tensor, u: torch.Tensor, A: torch.Tensor,
 
 
 def selective_scan_chunked(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                           return_last_state=False, chunk: int = CHUNK):
+                           return_last_state=False, chunk: int = PARALLEL_STEPS):
     """The selective scan, `chunk` steps at a time (see the module docstring); arguments as `selective_scan`.
 
     u, delta: (b, d, l); A: (d, n); B, C: (b, n, l); D: (d,); z: (b, d, l); delta_bias: (d,) -> (b, d, l) in
@@ -53,8 +56,6 @@ def selective_scan_chunked(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
     """
     if not (isinstance(chunk, int) and chunk > 0):
         raise ValueError(f"chunk={chunk!r} is not valid; accepted: a positive integer.")
-    from .selective_scan import compute_inputs, finish  # shared with the reference (which imports this module)
-
     dt, u_, A_, B_, C_ = compute_inputs(u, delta, A, B, C, delta_bias, delta_softplus)
     b, d, l = u.shape
     h = u_.new_zeros(b, d, A.shape[1])

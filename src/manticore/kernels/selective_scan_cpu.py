@@ -1,216 +1,182 @@
-"""The numba kernels of the fast CPU selective scan (float32), behind `selective_scan._SelectiveScan`.
+"""The fast CPU selective scan: an autograd Function (`_SelectiveScan`) over the two numba kernels of
+`numba_kernels.py`, whose jobs (batch row, block of channels) are shared out between torch.get_num_threads()
+threads (the kernels release the GIL).
 
-Imported on the scan's first use (`selective_scan.cpu_kernels`), not with `manticore`: importing numba takes
-a noticeable part of a second. The algorithm, the shape letters and the time-major layout are described in
-`selective_scan`'s module docstring; each kernel's docstring gives its arguments' shapes.
+The forward scan keeps only the state before every `STATE_CHECKPOINT_STEPS`-th step, (b, l / that, n, d); the
+backward recomputes one stretch's states at a time from its checkpoint and walks back through them (reverse-time
+scan) for the gradients. Memory is O(b*d*l + b*d*n*l/STATE_CHECKPOINT_STEPS): nothing of size b*d*l*n is stored,
+so l = 16384 is fine. The kernels run time-major, (b, l, d), vectorised over contiguous channels. Shape letters
+as in `selective_scan` (b, d, l, n); float32, float16 or bfloat16 arguments, computed in float32.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import threading
+
 import numpy as np
-from numba import njit
+import torch
+import torch.nn.functional as F
 
-__all__ = ["scan_bwd_kernel", "scan_fwd_kernel"]
-
-_f32 = np.float32
-# Cephes-style expf: exp(x) = 2^k * exp(r), |r| <= ln2 / 2, degree-7 polynomial; ~1 ulp. Written with
-# plain arithmetic (no libm call) so that LLVM vectorises the loops over channels that call it.
-_LOG2E = _f32(1.4426950408889634)
-_LN2_HI = _f32(0.693359375)
-_LN2_LO = _f32(-2.12194440e-4)
-_P0, _P1, _P2 = _f32(1.9875691500e-4), _f32(1.3981999507e-3), _f32(8.3334519073e-3)
-_P3, _P4, _P5 = _f32(4.1665795894e-2), _f32(1.6666665459e-1), _f32(5.0000001201e-1)
-_ZERO, _ONE, _HALF = _f32(0.0), _f32(1.0), _f32(0.5)
-_X_MIN, _X_MAX = _f32(-87.33654), _f32(88.72283)  # exp underflows to 0 below, overflows to inf above
-_INF = _f32(np.inf)
-_FASTMATH = {"contract", "reassoc", "nsz", "arcp"}  # no nnan/ninf: inf and nan must propagate
-_JIT = dict(nogil=True, cache=True, fastmath=_FASTMATH)
+# steps between stored states; the backward recomputes at most this many states at a time
+STATE_CHECKPOINT_STEPS = 32
 
 
-@njit(inline="always", **_JIT)
-def _exp(x):
-    xc = min(max(x, _X_MIN), _X_MAX)
-    k = np.floor(xc * _LOG2E + _HALF)  # float32 (math.floor would give an int64 and promote to float64)
-    r = xc - k * _LN2_HI - k * _LN2_LO
-    p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
-    p = p * (r * r) + r + _ONE
-    ki = np.int32(k)
-    k1 = ki >> np.int32(1)  # 2^k as 2^k1 * 2^(k - k1) so that k = 128 does not overflow the exponent
-    s1 = np.int32((k1 + np.int32(127)) << np.int32(23)).view(np.float32)
-    s2 = np.int32((ki - k1 + np.int32(127)) << np.int32(23)).view(np.float32)
-    res = p * s1 * s2
-    if x < _X_MIN:
-        res = _ZERO
-    if x > _X_MAX:
-        res = _INF
-    return res
+@functools.cache
+def load_numba_kernels():
+    """The numba kernels (module `numba_kernels`), or None without numba.
 
-
-@njit(inline="always", **_JIT)
-def _sigmoid(x):
-    return _ONE / (_ONE + _exp(-x))
-
-
-@njit(**_JIT)
-def scan_fwd_kernel(job0, job1, u, dt, AT, Bt, Ct, D, z, has_z, chunk, width, save, out, ckpt, keep_last, last):
-    """out = (<C_t, h_t> + D u_t) * silu(z_t), time-major; ckpt[b, c - 1] = the state before chunk c; with
-    keep_last, last[b] = the state after the last step (what generation continues from).
-
-    u, dt, z, out: (b, l, d); AT: (n, d); Bt, Ct: (b, l, n); D: (d,); ckpt: (b, ceil(l / chunk) - 1, n, d);
-    last: (b, n, d).
-    Runs jobs [job0, job1) of b * ceil(d / width), job = (batch row, block of `width` channels); the
-    innermost loops run over the block's channels, which are contiguous, so they vectorise.
+    Imported on the first call, so that importing manticore doesn't import numba (a few tenths of a second);
+    numba compiles the kernels on their first run, or loads them from its on-disk cache.
     """
-    nb, L, nd = u.shape
-    N = AT.shape[0]
-    nblocks = (nd + width - 1) // width
-    for job in range(job0, job1):
-        b = job // nblocks
-        d0 = (job % nblocks) * width
-        d1 = min(nd, d0 + width)
-        W = d1 - d0
-        h = np.zeros((N, W), np.float32)
-        x = np.empty(W, np.float32)
-        y = np.empty(W, np.float32)
-        Dv = D[d0:d1]
-        for t in range(L):
-            if save and t > 0 and t % chunk == 0:
-                ckpt[b, t // chunk - 1, :, d0:d1] = h
-            dtv = dt[b, t, d0:d1]
-            uv = u[b, t, d0:d1]
-            for j in range(W):
-                x[j] = dtv[j] * uv[j]
-                y[j] = Dv[j] * uv[j]
-            for i in range(N):
-                Bi = Bt[b, t, i]
-                Ci = Ct[b, t, i]
-                Ai = AT[i, d0:d1]
-                hi = h[i]
-                for j in range(W):
-                    v = _exp(dtv[j] * Ai[j]) * hi[j] + x[j] * Bi
-                    hi[j] = v
-                    y[j] += v * Ci
-            o = out[b, t, d0:d1]
-            if has_z:
-                zv = z[b, t, d0:d1]
-                for j in range(W):
-                    o[j] = y[j] * zv[j] * _sigmoid(zv[j])
-            else:
-                o[:] = y
-        if keep_last:
-            last[b, :, d0:d1] = h
+    try:
+        from . import numba_kernels
+    except ImportError:  # pragma: no cover - numba is a dependency; without it the reference runs
+        return None
+    return numba_kernels
 
 
-@njit(**_JIT)
-def scan_bwd_kernel(
-    job0, job1, u, dt, AT, Bt, Ct, D, z, has_z, chunk, width, ckpt, dout, du, ddt, dz, dAT_part, dD_part,
-    dBt_part, dCt_part,
-):
-    """Reverse-time scan for the gradients, time-major, jobs as in the forward.
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().contiguous().numpy()
 
-    Inputs as in the forward, plus dout (b, l, d). Writes du, ddt, dz (b, l, d); dAT_part (b, n, d) and
-    dD_part (b, d), to be summed over b; dBt_part, dCt_part (b, ceil(d / width), l, n), to be summed over
-    their second axis. Each chunk's states are recomputed from its checkpoint, then walked back through.
+
+def _threads() -> int:
+    """As many threads as torch uses: torch.set_num_threads governs the scan too."""
+    return max(1, torch.get_num_threads())
+
+
+def _width(b: int, d: int, n: int, threads: int) -> int:
+    """Channels per kernel job: wide enough for long vector loops (256 runs about twice as fast per element as
+    64), narrow enough for a job per thread and for a job's recomputed states, 2 * (STATE_CHECKPOINT_STEPS + 1) * n * width
+    floats, to stay in a core's cache."""
+    width = 256
+    while width > 16 and (b * -(-d // width) < threads or width * n > 4096):
+        width //= 2
+    return width
+
+
+def _run(kernel, jobs: int, threads: int, *args) -> None:
+    """kernel(job0, job1, *args) over jobs [0, jobs), on `threads` threads (the kernels release the GIL).
+
+    Jobs go out in about 4 ranges per thread, each thread taking the next range when it is done with one, so
+    that a thread slowed down by another process on the machine does not hold up the others.
     """
-    nb, L, nd = u.shape
-    N = AT.shape[0]
-    nblocks = (nd + width - 1) // width
-    nchunks = (L + chunk - 1) // chunk
-    for job in range(job0, job1):
-        b = job // nblocks
-        blk = job % nblocks
-        d0 = blk * width
-        d1 = min(nd, d0 + width)
-        W = d1 - d0
-        hbuf = np.empty((chunk + 1, N, W), np.float32)  # hbuf[k] = the state before step t0 + k
-        abuf = np.empty((chunk, N, W), np.float32)  # exp(dt A) at step t0 + k
-        ybuf = np.empty((chunk, W), np.float32)  # <C, h> at step t0 + k
-        gh = np.zeros((N, W), np.float32)  # dL/dh_{t+1} * exp(dt_{t+1} A): what flows back into h_t
-        dA = np.zeros((N, W), np.float32)
-        dDv = np.zeros(W, np.float32)
-        x = np.empty(W, np.float32)
-        gy = np.empty(W, np.float32)  # dL/d<C, h_t>
-        dx = np.empty(W, np.float32)  # dL/d(dt u)
-        ddec = np.empty(W, np.float32)  # dL/d dt through the decay
-        Dv = D[d0:d1]
-        dBg = dBt_part[b, blk]
-        dCg = dCt_part[b, blk]
-        for c in range(nchunks - 1, -1, -1):
-            t0 = c * chunk
-            t1 = min(L, t0 + chunk)
-            if c == 0:
-                hbuf[0] = _ZERO
-            else:
-                hbuf[0] = ckpt[b, c - 1, :, d0:d1]
-            for t in range(t0, t1):  # recompute the chunk's states
-                k = t - t0
-                dtv = dt[b, t, d0:d1]
-                uv = u[b, t, d0:d1]
-                yk = ybuf[k]
-                for j in range(W):
-                    x[j] = dtv[j] * uv[j]
-                    yk[j] = _ZERO
-                for i in range(N):
-                    Bi = Bt[b, t, i]
-                    Ci = Ct[b, t, i]
-                    Ai = AT[i, d0:d1]
-                    hp = hbuf[k, i]
-                    hn = hbuf[k + 1, i]
-                    ak = abuf[k, i]
-                    for j in range(W):
-                        a = _exp(dtv[j] * Ai[j])
-                        ak[j] = a
-                        v = a * hp[j] + x[j] * Bi
-                        hn[j] = v
-                        yk[j] += v * Ci
-            for t in range(t1 - 1, t0 - 1, -1):  # walk back through it
-                k = t - t0
-                dtv = dt[b, t, d0:d1]
-                uv = u[b, t, d0:d1]
-                go = dout[b, t, d0:d1]
-                if has_z:
-                    zv = z[b, t, d0:d1]
-                    dzv = dz[b, t, d0:d1]
-                    yk = ybuf[k]
-                    for j in range(W):
-                        s = _sigmoid(zv[j])
-                        dzv[j] = go[j] * (yk[j] + Dv[j] * uv[j]) * s * (_ONE + zv[j] * (_ONE - s))
-                        gy[j] = go[j] * zv[j] * s
-                else:
-                    gy[:] = go
-                for j in range(W):
-                    x[j] = dtv[j] * uv[j]
-                    dDv[j] += gy[j] * uv[j]
-                    dx[j] = _ZERO
-                    ddec[j] = _ZERO
-                for i in range(N):
-                    Bi = Bt[b, t, i]
-                    Ci = Ct[b, t, i]
-                    hp = hbuf[k, i]
-                    hn = hbuf[k + 1, i]
-                    ak = abuf[k, i]
-                    ghi = gh[i]
-                    Ai = AT[i, d0:d1]
-                    dAi = dA[i]
-                    sC = _ZERO
-                    sB = _ZERO
-                    for j in range(W):
-                        gyj = gy[j]
-                        sC += gyj * hn[j]
-                        gi = ghi[j] + gyj * Ci  # dL/dh_t
-                        sB += gi * x[j]
-                        dx[j] += gi * Bi
-                        a = ak[j]
-                        glog = gi * hp[j] * a  # dL/d(dt A_i)
-                        ddec[j] += glog * Ai[j]
-                        dAi[j] += glog * dtv[j]
-                        ghi[j] = gi * a
-                    dCg[t, i] = sC
-                    dBg[t, i] = sB
-                duv = du[b, t, d0:d1]
-                ddtv = ddt[b, t, d0:d1]
-                for j in range(W):
-                    duv[j] = dx[j] * dtv[j] + gy[j] * Dv[j]
-                    ddtv[j] = ddec[j] + dx[j] * uv[j]
-        dAT_part[b, :, d0:d1] = dA
-        dD_part[b, d0:d1] = dDv
+    if threads <= 1 or jobs <= 1:
+        kernel(0, jobs, *args)
+        return
+    ranges = min(jobs, 4 * threads)
+    bounds = [jobs * i // ranges for i in range(ranges + 1)]
+    taken = itertools.count()
+    lock = threading.Lock()
+    errors = []
+
+    def take() -> int:
+        with lock:
+            return next(taken)
+
+    def work():
+        try:
+            while (i := take()) < ranges:
+                kernel(bounds[i], bounds[i + 1], *args)
+        except BaseException as err:  # pragma: no cover - re-raised below
+            errors.append(err)
+
+    helpers = [threading.Thread(target=work, daemon=True) for _ in range(min(threads, ranges) - 1)]
+    for helper in helpers:
+        helper.start()
+    work()
+    for helper in helpers:
+        helper.join()
+    if errors:  # pragma: no cover
+        raise errors[0]
+
+
+class _SelectiveScan(torch.autograd.Function):
+    """Fast CPU selective scan (float32 compute); see the module docstring.
+
+    The kernels work time-major, (b, l, d): the (b, d, l) arguments are transposed and made contiguous, which
+    is free when they are themselves transposed (b, l, d) tensors, as in Mamba's mixer; the output and the
+    gradients come back as transposed views of (b, l, d) tensors.
+    """
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus: bool, keep_last: bool = False):
+        b, d, l = u.shape
+        n = A.shape[1]
+        def time_major(t):  # (b, x, l) -> (b, l, x)
+            return t.float().transpose(1, 2).contiguous()
+
+        dt = delta.float().transpose(1, 2)  # (b, l, d)
+        if delta_bias is not None:
+            dt = dt + delta_bias.float()
+        if delta_softplus:
+            dt = F.softplus(dt)
+        dt = dt.contiguous()
+        u_t, B_t, C_t = time_major(u), time_major(B), time_major(C)  # (b, l, d), (b, l, n), (b, l, n)
+        AT = A.float().t().contiguous()  # (n, d)
+        # a copy: a numpy view of the parameter's own storage would make it non-resizable for good (FSDP frees
+        # and re-gathers parameter storage)
+        D32 = D.detach().float().clone() if D is not None else u_t.new_zeros(d)
+        z_t = time_major(z) if z is not None else u_t.new_zeros(1, 1, 1)
+        save = any(ctx.needs_input_grad[:8])
+        ckpt = u_t.new_empty((b, max(0, -(-l // STATE_CHECKPOINT_STEPS) - 1), n, d) if save else (1, 1, n, d))
+        out = torch.empty_like(u_t)
+        last = u_t.new_empty((b, n, d) if keep_last else (1, 1, 1))
+        threads = _threads()
+        width = _width(b, d, n, threads)
+        _run(
+            load_numba_kernels().scan_fwd_kernel, b * -(-d // width), threads,
+            _np(u_t), _np(dt), _np(AT), _np(B_t), _np(C_t), _np(D32), _np(z_t), z is not None,
+            STATE_CHECKPOINT_STEPS, width, save,
+            out.numpy(), ckpt.numpy(), keep_last, last.numpy(),
+        )  # fmt: skip
+        if save:
+            ctx.save_for_backward(u_t, dt, AT, B_t, C_t, D32, z_t, ckpt)
+            ctx.has = (D is not None, z is not None, delta_bias is not None)
+            ctx.delta_softplus = delta_softplus
+            ctx.dtypes = tuple(t.dtype if t is not None else None for t in (u, delta, A, B, C, D, z, delta_bias))
+        if not keep_last:
+            return out.transpose(1, 2).to(u.dtype)
+        last = last.transpose(1, 2)  # (b, d, n)
+        ctx.mark_non_differentiable(last)
+        return out.transpose(1, 2).to(u.dtype), last
+
+    @staticmethod
+    def backward(ctx, dout, dlast=None):  # the last state carries no gradient
+        u_t, dt, AT, B_t, C_t, D32, z_t, ckpt = ctx.saved_tensors
+        has_D, has_z, has_bias = ctx.has
+        b, l, d = u_t.shape
+        n = AT.shape[0]
+        threads = _threads()
+        width = _width(b, d, n, threads)
+        blocks = -(-d // width)
+        dout_t = dout.float().transpose(1, 2).contiguous()  # (b, l, d)
+        du, ddt = torch.empty_like(u_t), torch.empty_like(u_t)
+        dz = torch.empty_like(u_t) if has_z else u_t.new_empty(1, 1, 1)
+        dAT_part, dD_part = u_t.new_empty(b, n, d), u_t.new_empty(b, d)
+        dBt_part, dCt_part = u_t.new_empty(b, blocks, l, n), u_t.new_empty(b, blocks, l, n)
+        _run(
+            load_numba_kernels().scan_bwd_kernel, b * blocks, threads,
+            _np(u_t), _np(dt), _np(AT), _np(B_t), _np(C_t), _np(D32), _np(z_t), has_z,
+            STATE_CHECKPOINT_STEPS, width, _np(ckpt),
+            _np(dout_t), du.numpy(), ddt.numpy(), dz.numpy(), dAT_part.numpy(), dD_part.numpy(), dBt_part.numpy(),
+            dCt_part.numpy(),
+        )  # fmt: skip
+        if ctx.delta_softplus:  # d softplus(x) / dx = sigmoid(x) = 1 - exp(-softplus(x))
+            ddt = ddt * -torch.expm1(-dt)
+        grads = (
+            du.transpose(1, 2),
+            ddt.transpose(1, 2),
+            dAT_part.sum(0).t(),
+            (dBt_part[:, 0] if blocks == 1 else dBt_part.sum(1)).transpose(1, 2),
+            (dCt_part[:, 0] if blocks == 1 else dCt_part.sum(1)).transpose(1, 2),
+            dD_part.sum(0) if has_D else None,
+            dz.transpose(1, 2) if has_z else None,
+            ddt.sum((0, 1)) if has_bias else None,
+        )
+        grads = tuple(
+            g.to(dtype) if g is not None and needed else None
+            for g, dtype, needed in zip(grads, ctx.dtypes, ctx.needs_input_grad)
+        )
+        return (*grads, None, None)
