@@ -28,22 +28,22 @@ demo: $(STAMP)
 	$(BIN)/manticore demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q
 
-# The performance table: training (issue 3) and inference (issue 10) cost ratios, about 40 s; not part of `make test`.
+# The performance table: training and inference cost ratios, about 40 s; not part of `make test`.
 bench: $(STAMP)
-	$(BIN)/python -m manticore.bench
+	$(BIN)/python -m manticore.tools.bench
 
 # FSDP against DDP on 2 CPU processes (torchrun, gloo): step time and memory per process, about 2 minutes.
 bench-strategies: $(STAMP)
-	$(BIN)/python benchmarks/strategies.py --procs 2 --rounds 2
+	$(BIN)/python -m manticore.tools.strategies --procs 2 --rounds 2
 
-# Which of transformers' causal LMs a one-hot hybrid reproduces exactly (components/sweep.py), two model types at
-# a time, about 20 minutes on 2 cores; writes benchmarks/families.md, the README's family table. Not part of `make test`,
-# which checks the families the README names (tests/components/test_families.py).
+# Which of transformers' causal LMs a one-hot hybrid reproduces exactly (tools/families.py), two model types at
+# a time, about 20 minutes on 2 cores; writes docs/families.md, the generated families page. Not part of `make test`,
+# which checks the families the docs name (tests/components/test_families.py).
 families: $(STAMP)
-	$(BIN)/python -m manticore.components.sweep --jobs 2 --output benchmarks/families.md
+	$(BIN)/python -m manticore.components.sweep --jobs 2 --output docs/families.md
 
 # The paper's experiments at CPU scale (configs/experiments.yaml), two runs at a time; writes EXPERIMENTS.md.
 # Not part of `make test`. Its 13 runs took 183 min summed (measured while 2-4 of them shared the 2 cores), so

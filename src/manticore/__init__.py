@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from ._auto import register_now_or_on_import
+from ._auto_hook import register_now_or_on_import
 
 if TYPE_CHECKING:
     from .components import ComponentAdapter, register_adapter, supported_families

@@ -8,7 +8,7 @@ from transformers import AutoModelForCausalLM
 import manticore
 from manticore.components import adapter_class
 from manticore.components.decoder import DecoderAdapter
-from manticore.components.sweep import check_family, noise, tiny_config
+from manticore.tools.families import check_family, noise, tiny_config
 
 from conftest import tiny_config as core_config
 

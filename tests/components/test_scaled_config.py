@@ -118,7 +118,7 @@ def test_scaled_config_of_an_unknown_model_type_is_refused():
 
 
 def test_scaled_config_of_a_discovered_family_builds_a_smaller_hybrid():
-    from manticore.components.sweep import tiny_config as any_tiny_config
+    from manticore.tools.families import tiny_config as any_tiny_config
 
     small = scaled_config(any_tiny_config("olmo2"), 16, 2, 0, 20)
     assert (small.model_type, small.hidden_size, small.num_hidden_layers, small.vocab_size) == ("olmo2", 16, 2, 20)

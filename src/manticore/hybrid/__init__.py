@@ -24,6 +24,8 @@ __all__ = [
     "Projector",
 ]
 
-from .._auto import register  # noqa: E402
+from . import auto  # noqa: E402
 
-register()  # the Auto classes load saved hybrids from now on
+# the Auto classes load saved hybrids from now on
+auto.register(ManticoreConfig, {cls.__name__: cls for cls in (ManticoreModel, ManticoreForCausalLM,
+                                                              ManticoreForSequenceClassification)})

@@ -25,6 +25,7 @@ from transformers.modeling_outputs import (
 )
 
 from ..components.registry import adapter_class
+from .auto import auto_map, write_remote_code
 from .block import ManticoreBlock
 from .cache import ManticoreCache
 from .config import ManticoreConfig
@@ -64,8 +65,6 @@ class ManticorePreTrainedModel(PreTrainedModel):
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
         """PreTrainedModel.save_pretrained, plus the `auto_map` and modeling_manticore.py that let
         `AutoModelForCausalLM.from_pretrained(dir, trust_remote_code=True)` load it in any process."""
-        from .._auto import auto_map, write_remote_code
-
         self.config.auto_map = auto_map()
         super().save_pretrained(save_directory, *args, **kwargs)
         if kwargs.get("is_main_process", True):

@@ -1,8 +1,8 @@
 """CPU timings of Mamba's selective scan: manticore's fast scan vs transformers' PyTorch fallback, and a small
 Mamba LM vs a GPT-Neo LM of the same width and depth. Not a test; run it by hand:
 
-    .venv/bin/python benchmarks/scan_timing.py           # everything; transformers' fallback takes minutes
-    .venv/bin/python benchmarks/scan_timing.py --quick   # without transformers' fallback
+    .venv/bin/python -m manticore.tools.scan_timing           # everything; transformers' fallback takes minutes
+    .venv/bin/python -m manticore.tools.scan_timing --quick   # without transformers' fallback
 
 Each measurement runs in a fresh Python process (transformers' fallback leaves the allocator in a state that
 slows down whatever runs after it), with torch.set_num_threads(--threads). Numbers are the median of `--steps`

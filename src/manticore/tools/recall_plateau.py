@@ -8,7 +8,7 @@ clipping:
 and prints test recall accuracy (chance: 1/8 of the value ids, plus what copying the most frequent value of
 the context gives) every `--every` steps. Same plateau on both: the path is not the cause. Run it by hand:
 
-    .venv/bin/python benchmarks/recall_plateau.py --steps 3000
+    .venv/bin/python -m manticore.tools.recall_plateau --steps 3000
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """FSDP against DDP on N CPU processes: step time and memory per process (`make bench-strategies`).
 
-    python benchmarks/strategies.py [--procs 2] [--rounds 2] [--steps 8]
+    python -m manticore.tools.strategies [--procs 2] [--rounds 2] [--steps 8]
 
 Launches `torchrun --nproc_per_node N` on this file once per strategy and round, alternating ddp, fsdp, ddp,
 fsdp..., so drift hits both alike. Each launch trains the same GPT-Neo + Mamba hybrid (d_model 512, 6 layers

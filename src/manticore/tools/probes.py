@@ -1,9 +1,9 @@
-"""Reliability probes (issue 11): bad input, corrupt files, payloads, concurrent and interrupted runs, each
+"""Reliability probes: bad input, corrupt files, payloads, concurrent and interrupted runs, each
 classified as a named error (one of the project's errors, naming what was wrong), a traceback (any other
 exception), silent (accepted when it should have been refused) or data lost (a resumed run that differs from an
 uninterrupted one). Not a test; run it by hand (about a minute):
 
-    .venv/bin/python benchmarks/reliability_probes.py
+    .venv/bin/python -m manticore.tools.probes
 
 Prints a table: probe, cases tried, named error, traceback, silent, data lost.
 """
@@ -23,17 +23,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ["MANTICORE_CACHE"] = tempfile.mkdtemp(prefix="probe-cache-")
-
-from conftest import VOCAB, tiny_component, tiny_config  # noqa: E402
+os.environ["MANTICORE_CACHE"] = tempfile.mkdtemp(prefix="probe-cache-")  # read when a task is built, not at import
 
 import manticore  # noqa: E402
-from manticore import tasks  # noqa: E402
+from manticore import rundir, tasks  # noqa: E402
 from manticore.errors import ManticoreError  # noqa: E402
 from manticore.hybrid.build import load_hybrid  # noqa: E402
-from manticore import rundir  # noqa: E402
+from manticore.testing import VOCAB, tiny_component, tiny_config  # noqa: E402
 from manticore.train import Engine, TrainConfig  # noqa: E402
 from manticore.workflow.run_config import CONFIGS, load_run_config  # noqa: E402
 

@@ -6,7 +6,8 @@ when manticore's own classes were never touched. So `import manticore` registers
 Auto classes are already loaded, and otherwise installs an import hook that registers as soon as they load.
 
 The hook waits until no transformers or manticore module is still initialising (registration imports both,
-and neither may be half-loaded), then removes itself. `manticore.hybrid` registers when it loads, too.
+and neither may be half-loaded), then removes itself. Registering is importing `manticore.hybrid`,
+which registers its classes when it loads (`manticore.hybrid.auto`).
 """
 
 from __future__ import annotations
@@ -16,41 +17,12 @@ import importlib.machinery
 import sys
 
 AUTO_MODULES = ("transformers.models.auto.configuration_auto", "transformers.models.auto.modeling_auto")
-# The Auto class -> our class that it loads; registered in this process, and written into every saved hybrid's
-# config.json as its `auto_map`, so another process loads it with trust_remote_code=True.
-AUTO_MODELS = {"AutoModel": "ManticoreModel", "AutoModelForCausalLM": "ManticoreForCausalLM",
-               "AutoModelForSequenceClassification": "ManticoreForSequenceClassification"}
-REMOTE_CODE = "modeling_manticore"  # the module a saved hybrid carries: it imports the installed package
 
 
 def register() -> None:
-    """AutoConfig, AutoModel, AutoModelForCausalLM and AutoModelForSequenceClassification know the hybrid."""
+    """Remove the hook and register the hybrid's Auto classes: importing `manticore.hybrid` registers them."""
     remove_hook()
-    import transformers
-
-    from . import hybrid
-
-    transformers.AutoConfig.register(hybrid.ManticoreConfig.model_type, hybrid.ManticoreConfig, exist_ok=True)
-    for auto, name in AUTO_MODELS.items():
-        getattr(transformers, auto).register(hybrid.ManticoreConfig, getattr(hybrid, name), exist_ok=True)
-
-
-def auto_map() -> dict[str, str]:
-    """config.json's `auto_map`: each Auto class -> "modeling_manticore.<class>"."""
-    return {"AutoConfig": f"{REMOTE_CODE}.ManticoreConfig", **{a: f"{REMOTE_CODE}.{c}" for a, c in AUTO_MODELS.items()}}
-
-
-def write_remote_code(directory: str) -> None:
-    """Put modeling_manticore.py in a saved hybrid's directory: Hugging Face's custom-code loader imports it
-    (trust_remote_code=True) in a process that never imported manticore; it takes the classes from the
-    installed `manticore` package, so the checkpoint carries no copy of our code."""
-    from pathlib import Path
-
-    names = ["ManticoreConfig", *AUTO_MODELS.values()]
-    (Path(directory) / f"{REMOTE_CODE}.py").write_text(
-        '"""Loads a saved Manticore hybrid through transformers\' Auto classes (trust_remote_code=True).\n\n'
-        'The classes come from the installed `manticore` package (pip install manticore-hybrids)."""\n\n'
-        f"from manticore.hybrid import {', '.join(names)}\n\n__all__ = {names!r}\n")
+    from . import hybrid  # noqa: F401
 
 
 def _initialising(done: str | None = None) -> bool:

@@ -1,18 +1,18 @@
 """The family sweep: which of transformers' causal LMs a one-hot hybrid reproduces exactly.
 
 For every model type in transformers' `MODEL_FOR_CAUSAL_LM_MAPPING_NAMES`, a tiny random model is built
-(`tiny_config`), its weights are noised (every parameter moved by random noise, the LM head scaled up, so zero
-biases, unit norm weights and logits too small to reach a soft-cap don't hide a difference), and a one-hot
-hybrid with `embeddings_from=0` is compared with it in float32, on logits, to `TOLERANCE`:
+(`tiny_config`, from `manticore.testing`'s generic recipe), its weights are noised (every parameter moved by
+random noise, the LM head scaled up, so zero biases, unit norm weights and logits too small to reach a soft-cap
+don't hide a difference), and a one-hot hybrid with `embeddings_from=0` is compared with it in float32, on logits, to `TOLERANCE`:
 
 - `L=1` and `L=2`: the hybrid with one Manticore block, and with the component cut into two groups;
 - `padded`: a right-padded batch with an attention mask (valid positions compared);
 - `cache`: greedy generation with the hybrid's cache equals generation without it, token for token.
 
-    make families                                   # the whole sweep; writes benchmarks/families.md
-    python -m manticore.components.sweep gemma opt  # some model types
+    make families                                # the whole sweep; writes docs/families.md
+    python -m manticore.tools.families gemma opt  # some model types
 
-`tests/components/test_families.py` runs the families the README names on every `make test`.
+`tests/components/test_families.py` runs the families the docs name on every `make test`.
 """
 
 from __future__ import annotations
@@ -22,59 +22,23 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
+
+from ..testing import generic_config
 
 TOLERANCE = 1e-4
 VOCAB = 97
 
-SMALL = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-             intermediate_size=64, head_dim=8, max_position_embeddings=64, bos_token_id=None, eos_token_id=None,
-             pad_token_id=None)
-
-DROP = "drop"  # a TINY value that removes the key from SMALL
-MLA = dict(q_lora_rank=16, kv_lora_rank=16, qk_rope_head_dim=4, qk_nope_head_dim=4, v_head_dim=8, head_dim=4,
-           num_key_value_heads=4)  # multi-head latent attention (DeepSeek-V2/V3 and their kin)
-
-# what a tiny config of these model types needs besides (or instead of) SMALL
-TINY: dict[str, dict[str, Any]] = {
-    "falcon": dict(head_dim=DROP),
-    "gpt_neo": dict(attention_types=[[["global", "local"], 1]], head_dim=DROP),
-    "mamba2": dict(num_heads=8, head_dim=8, n_groups=1, expand=2),
-    "bamba": dict(mamba_n_heads=8, mamba_d_head=8, mamba_n_groups=1, attn_layer_indices=[1]),
-    "granitemoehybrid": dict(mamba_n_heads=8, mamba_d_head=8, mamba_n_groups=1, layer_types=["mamba", "attention"]),
-    "jamba": dict(attn_layer_period=2, attn_layer_offset=1, expert_layer_period=2, expert_layer_offset=1),
-    **{m: MLA for m in ("deepseek_v3", "deepseek_v32", "glm4_moe_lite", "glm_moe_dsa", "axk1", "axk2")},
-    "deepseek_v2": dict(MLA, n_group=1, topk_group=1, num_experts_per_tok=2),
-    **{m: dict(layer_types=["linear_attention", "full_attention"])
-       for m in ("qwen3_next", "qwen3_5_text", "qwen3_5_moe_text", "olmo_hybrid")},
-    **{m: dict(layer_types=["linear_attention", "full_attention"], mlp_layer_types=["dense", "sparse"])
-       for m in ("kimi_linear", "bailing_hybrid")},
-    "codegen": dict(rotary_dim=4),
-    "gptj": dict(rotary_dim=4),
-    "recurrent_gemma": dict(block_types=["recurrent", "attention"]),
-    "cwm": dict(bos_token_id=0, eos_token_id=1, pad_token_id=2),
-    "modernbert-decoder": dict(bos_token_id=0, eos_token_id=1, pad_token_id=2, cls_token_id=3, sep_token_id=4),
-    "dots3_note": dict(num_key_value_heads=4),
-    "dots3_note_text": dict(num_key_value_heads=4),
-    "zamba": dict(num_hidden_layers=2, attn_layer_period=2, attn_layer_offset=1),
-    "zamba2": dict(num_hidden_layers=2, hybrid_layer_ids=[1]),
-    "plbart": dict(decoder_attention_heads=4, encoder_attention_heads=4),
-    "whisper": dict(decoder_attention_heads=4, encoder_attention_heads=4),
-}
 SLOW = 60  # seconds a model type may take before it is reported as a timeout
 
 
 def tiny_config(model_type: str):
-    """A tiny config of `model_type`: width 32, 2 layers, 4 heads, vocabulary 97 (where the family allows);
-    scalar multipliers of 1 (Granite's embedding_multiplier and logits_scaling, ...) are set to 1.5."""
-    from transformers import AutoConfig
-
-    values = {**SMALL, **TINY.get(model_type, {})}
-    values = {k: v for k, v in values.items() if v != DROP}
-    config = AutoConfig.for_model(model_type, **values)
-    for name, value in config.to_dict().items():  # scalar factors of 1 would hide where they are applied
+    """A tiny config of `model_type` (`manticore.testing.generic_config`, vocabulary 97); scalar multipliers of 1
+    (Granite's embedding_multiplier and logits_scaling, ...) are set to 1.5, since factors of 1 would hide where
+    they are applied."""
+    config = generic_config(model_type, vocab=VOCAB)
+    for name, value in config.to_dict().items():
         if isinstance(value, float) and value == 1.0 and ("multiplier" in name or name == "logits_scaling"):
             setattr(config, name, 1.5)
     return config

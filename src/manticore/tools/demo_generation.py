@@ -1,6 +1,6 @@
 """Generation speed on the demo's saved models: the retrained hybrid and its two pretrained components.
 
-    .venv/bin/python benchmarks/demo_generation.py runs/demo        # after `make demo`
+    .venv/bin/python -m manticore.tools.demo_generation runs/demo        # after `make demo`
 
 Greedy `generate` of --new-tokens tokens after a Shakespeare prompt, at batch 1 and 8, with each model's
 cache (the hybrid's ManticoreCache), the median of --reps timed runs after a short warm-up; then the hybrid

@@ -1,6 +1,6 @@
 """The selective scan's implementations timed interleaved, forward + backward, on CPU and (if any) CUDA.
 
-    .venv/bin/python benchmarks/scan_backends.py [--length 1024] [--channels 64] [--reps 7]
+    .venv/bin/python -m manticore.tools.scan_backends [--length 1024] [--channels 64] [--reps 7]
 
 On CPU: the numba kernel (what runs there), the chunked PyTorch scan (the CUDA path without mamba_ssm) and the
 per-timestep reference. On CUDA, when there is a GPU: the chunked scan against the reference (transformers'

@@ -1,10 +1,10 @@
-"""`python -m manticore.bench` (or `make bench`): what a hybrid costs against its parts, through our model.
+"""`python -m manticore.tools.bench` (or `make bench`): what a hybrid costs against its parts, through our model.
 
 Every figure is a median over timed repetitions after warm-up, in one process, with the models timed in
 turn so drift hits all alike. Models: GPT-Neo and Mamba causal LMs (Hugging Face's, with manticore's fast
 Mamba scan), and hybrids of the two (L=2): one-hot at either, or mixed α.
 
-Training (issue 3): a step is forward, backward and an AdamW update on random tokens. Training memory is
+Training: a step is forward, backward and an AdamW update on random tokens. Training memory is
 counted exactly: parameters, gradients and every tensor autograd saves for backward.
 
     (a) Mamba step <= 1.5 x GPT-Neo step (one-hot hybrids, same d_model, depth, batch, T=256)
@@ -13,7 +13,7 @@ counted exactly: parameters, gradients and every tensor autograd saves for backw
     (d) one-hot hybrid <= 1.10 x the component alone (its Hugging Face model)
     (e) hybrid peak memory <= 1.2 x the sum of its components'
 
-Inference (issue 10): greedy decoding with each model's own cache (the hybrid's `ManticoreCache`), batch 1,
+Inference: greedy decoding with each model's own cache (the hybrid's `ManticoreCache`), batch 1,
 after a prompt; a decode step is one forward of one token. GPT-Neo + Mamba are timed one token each in turn,
 the cost of running both models for a token.
 
