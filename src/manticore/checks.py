@@ -13,19 +13,19 @@ Light on purpose (no torch, no numpy): settings, configs and the CLI's --help im
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
 
 def is_int(value: Any) -> bool:
-    """An integer (Python's or numpy's), and not a bool (YAML's true is not a step count)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    """A Python integer, and not a bool (YAML's true is not a step count). numpy integers are not accepted: a
+    setting must survive json.dumps (convert with int() first)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_number(value: Any) -> bool:
-    """A finite real number (int or float, Python's or numpy's), and not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float (numpy's float64 is a float), and not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def invalid(field: str, value: Any, accepted: str, where: str | None = None) -> ValueError:

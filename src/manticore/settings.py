@@ -16,13 +16,14 @@ from __future__ import annotations
 import ast
 import collections.abc
 import dataclasses
-import math
 import functools
 import inspect
 import textwrap
 import types
 import typing
 from typing import Any, Literal, Union
+
+from .checks import is_int, is_number
 
 
 def build(cls: type, values: dict[str, Any] | None, where: str):
@@ -79,9 +80,9 @@ def matches(value: Any, hint: Any) -> bool:
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_int(value)
     if hint is float:  # finite: a run can't train with lr: .inf
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return is_number(value)
     if dataclasses.is_dataclass(hint):
         return isinstance(value, hint)
     return isinstance(value, hint)

@@ -28,6 +28,8 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers.cache_utils import Cache
 from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
+from ..checks import is_int
+
 
 class ComponentAdapter(nn.Module):
     """One component model's blocks, callable in contiguous groups.
@@ -267,7 +269,7 @@ class ComponentAdapter(nn.Module):
         """
         for name, value, least in (("d_model", d_model, 1), ("depth", depth, 1), ("vocab_size", vocab_size, 1),
                                    ("max_length", max_length, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            if not is_int(value) or value < least:
                 raise ValueError(f"scaled_config needs an integer {name} >= {least}; got {value!r}.")
         values = config.to_dict()
         for key in ("model_type", "transformers_version", "architectures"):

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
+from ..checks import is_int
 from ..components.base import ComponentAdapter
 from ..components.registry import adapter_class, check_component
 from .config import ManticoreConfig
@@ -93,7 +94,7 @@ def build_from_components(cls, components, num_blocks, vocab_size, embeddings_fr
     if len(components) == 0:
         raise ValueError("components is empty: a Manticore hybrid needs at least one component model (K >= 1).")
     models = [load_component(spec, k) for k, spec in enumerate(components)]
-    if isinstance(embeddings_from, int) and not isinstance(embeddings_from, bool) and 0 <= embeddings_from < len(models):
+    if is_int(embeddings_from) and 0 <= embeddings_from < len(models):
         source = models[embeddings_from]  # its embedding scale, logit factors and head bias, unless given
         config_kwargs = {**adapter_class(source.config).head_settings(source), **config_kwargs}
     config = ManticoreConfig(
@@ -110,7 +111,7 @@ def build_from_components(cls, components, num_blocks, vocab_size, embeddings_fr
 
 
 def _check_embeddings_from(k: Any, models: list[PreTrainedModel], vocab_size: int) -> None:
-    if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < len(models):
+    if not is_int(k) or not 0 <= k < len(models):
         raise ValueError(
             f"embeddings_from must be a component index in [0, {len(models) - 1}] (or None for a fresh "
             f"embedding); got {k!r}."

@@ -6,6 +6,8 @@ from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
 
+from ..checks import is_int, is_number
+
 PROJECTOR_INITS = ("trunc_pad", "normal")
 
 
@@ -117,7 +119,7 @@ class ManticoreConfig(PretrainedConfig):
             self.components = [component_config_dict(c) for c in self.components]
             self._validate()
         super().__post_init__(**kwargs)
-        if not isinstance(self.num_labels, int) or isinstance(self.num_labels, bool) or self.num_labels < 1:
+        if not is_int(self.num_labels) or self.num_labels < 1:
             raise ValueError(f"num_labels must be an integer >= 1 (1 for regression), got {self.num_labels!r}.")
 
     def component_configs(self) -> list[PretrainedConfig]:
@@ -171,7 +173,7 @@ class ManticoreConfig(PretrainedConfig):
                 raise ValueError(f"Component {k}: {err}") from None
         depths = [adapter_class(c).depth_of(c) for c in configs]
         self.adapters = [c.model_type for c in configs]
-        if not isinstance(self.num_blocks, int) or isinstance(self.num_blocks, bool) or self.num_blocks <= 0:
+        if not is_int(self.num_blocks) or self.num_blocks <= 0:
             raise ValueError(
                 f"num_blocks (L) must be a positive integer that divides every component's depth; got "
                 f"{self.num_blocks!r}. With depths {depths}, L can be one of {valid_block_counts(depths)}."
@@ -191,18 +193,16 @@ class ManticoreConfig(PretrainedConfig):
         self.hidden_size = max(c.hidden_size for c in configs)
         if self.vocab_size is None:
             self.vocab_size = configs[0].vocab_size
-        if not isinstance(self.vocab_size, int) or isinstance(self.vocab_size, bool) or self.vocab_size <= 0:
+        if not is_int(self.vocab_size) or self.vocab_size <= 0:
             raise ValueError(f"vocab_size must be a positive integer, got {self.vocab_size!r}.")
 
 
     def _validate_head(self) -> None:
-        import math
-
         for name in ("embedding_multiplier", "logit_multiplier", "final_logit_softcapping"):
             value = getattr(self, name)
             if value is None and name == "final_logit_softcapping":
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            if not is_number(value) or value <= 0:
                 raise ValueError(f"{name} must be a finite number > 0{' or None' if name.startswith('final') else ''}; "
                                  f"got {value!r}.")
             setattr(self, name, float(value))
@@ -223,7 +223,7 @@ class ManticoreConfig(PretrainedConfig):
             position = 0
             for l, group in enumerate(component):
                 if (not isinstance(group, (list, tuple)) or len(group) != 2
-                        or not all(isinstance(i, int) and not isinstance(i, bool) for i in group)):
+                        or not all(is_int(i) for i in group)):
                     raise ValueError(f"groups[{k}][{l}] must be [start, stop] (two ints); got {group!r}.")
                 start, stop = group
                 if start != position or stop < start:

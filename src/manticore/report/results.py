@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from manticore.checks import is_number
 from manticore.rundir import HYBRID, METRIC_NAMES, RESULTS, beats_chance, lower_is_better
 
 from .stats import MIN_SEEDS, WelchTest, welch_test
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return is_number(value)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from manticore.checks import is_number
 from manticore import rundir
 
 from .results import Comparison, read_comparison
@@ -29,7 +30,7 @@ T = TypeVar("T")
 
 def as_number(value: Any) -> float | None:
     """A JSON value as a float if it is a number (not a bool), else None."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return float(value) if is_number(value) else None
 
 
 @dataclass

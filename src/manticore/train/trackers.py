@@ -24,6 +24,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..checks import is_number
+
 TENSORBOARD_DIR = "tensorboard"  # inside the stage's directory
 
 
@@ -40,7 +42,7 @@ def scalars(record: dict[str, Any]) -> dict[str, float]:
             out["lr/model"] = float(value)
         elif key == "arch_lr":
             out["lr/arch"] = float(value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif is_number(value):
             out[f"{split}/{key}"] = float(value)
     return out
 
