@@ -11,7 +11,7 @@ import manticore
 from manticore import tasks
 from manticore.tasks import IGNORE_INDEX, SequenceDataset, Task
 from manticore.train import Engine, SearchConfig, TrainConfig
-from manticore.train.engine import CLASS_TALLIES, batch_loss, evaluate_model, summarise
+from manticore.train.metrics import CLASS_TALLIES, batch_loss, evaluate_model, summarise
 from manticore.rundir import CHECKPOINT, METRICS
 from conftest import tiny_config
 

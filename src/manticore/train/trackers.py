@@ -3,7 +3,7 @@
     train:
       report_to: [tensorboard, wandb]       # run config (TrainConfig.report_to)
 
-Each record the engine writes to `metrics.jsonl` (see engine.py) is logged at its step, flattened to scalars:
+Each record the engine writes to `metrics.jsonl` (see manticore.rundir) is logged at its step, flattened to scalars:
 
     train/loss, train/accuracy, train/perplexity      a training step's batches
     test/loss, test/accuracy, test/macro_accuracy ...  an evaluation

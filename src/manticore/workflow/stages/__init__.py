@@ -42,6 +42,8 @@ BUILT_IN = (pretrain, pretrain_projectors, program, search, retrain, discretize,
 for _module in BUILT_IN:  # in workflow order
     STAGES.register(_module.STAGE)
 
+__all__ = ["BUILT_IN", "STAGES", "Stage", "get", "names", "register", "run_stage", "run_workflow"]
+
 names = STAGES.names  # every stage name, in the order the workflow runs them
 get = STAGES.get  # the stage `name`; a ValueError lists the stages
 register = STAGES.register  # add a stage from your own code (the registry's order puts it last)

@@ -81,7 +81,7 @@ def hybrid_for_seed(cfg: RunConfig, settings: BaselinesSettings, task: Task, see
 
 
 def run(cfg: RunConfig, settings: BaselinesSettings, resume: bool = False) -> dict:
-    from ...train.engine import is_main
+    from ...train.parallel import is_main
 
     task = get_task(cfg, settings.task)
     out, names, entries = cfg.stage_dir("baselines"), [c.name for c in cfg.components], []

@@ -40,7 +40,7 @@ def run(cfg: RunConfig, settings: DiscretizeSettings, resume: bool = False) -> d
     """One-hot the hybrid's α, drop unused branches, save it and the savings report."""
     from ...hybrid.build import load_hybrid
     from ...hybrid.discretize import discretize
-    from ...train.engine import is_main
+    from ...train.parallel import is_main
 
     path = settings.model or cfg.stage_dir("retrain") / rundir.MODEL
     task = get_task(cfg, settings.task) if (settings.task or cfg.task) else None

@@ -32,7 +32,7 @@ class EvalSettings(StageSettings):
 def evaluate(model: PreTrainedModel, task: Task, batch_size: int = 16, split: str = "test",
              max_batches: int | None = None) -> dict[str, float]:
     """Metrics of a model on a task split, without training."""
-    from ...train.engine import evaluate_model
+    from ...train.metrics import evaluate_model
 
     check_vocab(model, task)
     return evaluate_model(model, task, split, batch_size, max_batches)
@@ -40,7 +40,7 @@ def evaluate(model: PreTrainedModel, task: Task, batch_size: int = 16, split: st
 
 def run(cfg: RunConfig, settings: EvalSettings, resume: bool = False) -> dict:
     from ...hybrid.build import load_hybrid
-    from ...train.engine import is_main
+    from ...train.parallel import is_main
 
     task = get_task(cfg, settings.task)
     path = settings.model or cfg.stage_dir("retrain") / rundir.MODEL

@@ -54,7 +54,7 @@ def pretrain(component: PretrainedConfig | PreTrainedModel, task: Task, train: T
 
 def run(cfg: RunConfig, settings: PretrainSettings, resume: bool = False) -> dict:
     """Pretrain each component given as a config, unless one with the same settings is already there."""
-    from ...train.engine import is_main
+    from ...train.parallel import is_main
 
     task, results = None, {}
     for spec in cfg.components:

@@ -145,7 +145,7 @@ def programmed_alphas(cfg: RunConfig, settings: ProgramSettings, task: Task,
 
 def run(cfg: RunConfig, settings: ProgramSettings, resume: bool = False) -> dict:
     """Program α, then fine-tune the hybrid with it frozen for every seed; the results join results.json."""
-    from ...train.engine import is_main
+    from ...train.parallel import is_main
 
     task = get_task(cfg, settings.task)
     out = cfg.stage_dir("program")

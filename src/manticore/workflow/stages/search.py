@@ -36,7 +36,8 @@ class SearchSettings(StageSettings):
 def search(hybrid: ManticorePreTrainedModel, task: Task, train: TrainConfig, search: SearchConfig,
            out_dir: str | Path, resume: bool = False) -> dict:
     """Train α with the model; saves the pre-search weights to out_dir/initial for `retrain` to rewind to."""
-    from ...train.engine import Engine, is_main
+    from ...train.engine import Engine
+    from ...train.parallel import is_main
 
     check_vocab(hybrid, task)
     out_dir = Path(out_dir)

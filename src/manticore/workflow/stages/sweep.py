@@ -66,7 +66,8 @@ def sweep(initial: str | Path, task: Task, grid: Sequence, train: TrainConfig, o
     point continues from its own checkpoint (a finished point is not trained again).
     """
     from ...hybrid.build import load_hybrid
-    from ...train.engine import evaluate_model, is_main
+    from ...train.metrics import evaluate_model
+    from ...train.parallel import is_main
 
     out_dir = Path(out_dir)
     points = []
@@ -87,7 +88,7 @@ def sweep(initial: str | Path, task: Task, grid: Sequence, train: TrainConfig, o
 
 
 def run(cfg: RunConfig, settings: SweepSettings, resume: bool = False) -> dict:
-    from ...train.engine import is_main
+    from ...train.parallel import is_main
 
     task = get_task(cfg, settings.task)
     initial = cfg.stage_dir("sweep") / rundir.INITIAL
