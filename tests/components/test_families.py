@@ -1,4 +1,4 @@
-"""Discovered families (components/decoder.py): the families the README names are exact one-hot hybrids, and
+"""Discovered families (components/decoder.py): the families docs/components.md names are exact one-hot hybrids, and
 the hybrid's head reproduces theirs. The whole sweep over transformers' causal LMs is `make families`."""
 
 import pytest
@@ -66,7 +66,7 @@ def test_head_settings_come_from_the_component_and_survive_save_and_load(model_t
 
 def test_falcon_h1_embedding_multiplier_goes_to_the_hybrid_embedding():
     """Falcon-H1 scales embeddings only when it looks them up itself (components/falcon_h1.py). Its saved hybrids
-    don't reload yet: from_pretrained leaves its non-persistent mup_vector buffers uninitialised (README)."""
+    don't reload yet: from_pretrained leaves its non-persistent mup_vector buffers uninitialised (docs/components.md)."""
     model = model_of("falcon_h1")
     hybrid = manticore.ManticoreForCausalLM.from_components([model], num_blocks=1, embeddings_from=0).eval()
     assert hybrid.config.embedding_multiplier == 1.5

@@ -98,7 +98,7 @@ class Layout:
             raise UnsupportedLayout(
                 f"Component family {config.model_type!r} ({type(backbone).__name__}) can't be used: discovery found "
                 f"{', '.join(found) or 'nothing usable'}; missing: {'; '.join(missing)}. Register an adapter for it "
-                "(see 'Adding a model family' in the README)."
+                "(see docs/extending.md, 'A model family')."
             )
         norm = cls.find_norm(backbone, layers)
         parameters = inspect.signature(backbone.get_submodule(root).forward).parameters

@@ -57,7 +57,7 @@ def adapter_class(config: PretrainedConfig | dict | str) -> type[ComponentAdapte
     raise ValueError(
         f"Unsupported component family {model_type!r}: transformers has no such model type. Families with their "
         f"own adapter: {', '.join(supported_families())}; any other causal LM in transformers is discovered. To add "
-        "one, see 'Adding a model family' in the README."
+        "one, see docs/extending.md, 'A model family'."
     )
 
 
