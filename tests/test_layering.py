@@ -3,6 +3,7 @@ and every import goes down the floors of the layout (docs/layout.md). Function-l
 an import does not make the dependency go away); imports under `if TYPE_CHECKING:` don't (they never run)."""
 
 import ast
+import re
 import importlib
 import sys
 import warnings
@@ -171,3 +172,12 @@ def test_nothing_in_the_package_imports_an_old_path():
     importers = sorted(a for a, targets in graph().items() for b in targets if b in ALIASES)
     assert importers == []
     assert set(ALIASES) <= set(modules())  # each alias is a module of its own
+
+
+def test_the_layout_page_draws_these_floors():
+    """docs/layout.md's floor table is the one this test enforces."""
+    page = (PACKAGE.parents[1] / "docs" / "layout.md").read_text()
+    drawn = {}
+    for floor, units in re.findall(r"^\| (\d) \| ([^|]+) \|", page, flags=re.M):
+        drawn.update({unit: int(floor) for unit in re.findall(r"`([^`]+)`", units)})
+    assert drawn == FLOORS

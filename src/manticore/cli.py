@@ -14,7 +14,7 @@ Building and inspecting:
     manticore demo [--out runs/demo] [--set KEY=VALUE ...]
     manticore build COMPONENT [COMPONENT ...] --num-blocks L --out DIR [--embeddings-from K] [--weights W]
     manticore inspect DIR
-    manticore tasks
+    manticore tasks [NAME ...]                           # the tasks; with names, their settings
 
 Several processes: `torchrun --nproc_per_node 2 -m manticore.cli search --config FILE`.
 
@@ -137,9 +137,14 @@ def cmd_eval_harness(args) -> None:
 
 
 def cmd_tasks(args) -> None:
+    """Every task with its line of doc; or, given names, each one's settings with their defaults and docs."""
     from . import tasks
 
-    print("\n".join(tasks.names()))
+    if args.names:
+        print("\n\n".join(tasks.TASKS.get(name).help() for name in args.names))
+        return
+    width = max(map(len, tasks.names()))
+    print("\n".join(f"{name:<{width}}  {tasks.TASKS[name].doc}" for name in tasks.names()))
 
 
 # -- the parser ----------------------------------------------------------------------------------------------------
@@ -246,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     harness.add_argument("--output", default=None, help="also write the results as JSON to this file")
     harness.set_defaults(func=cmd_eval_harness)
 
-    listing = sub.add_parser("tasks", help="list the registered task names")
+    listing = sub.add_parser("tasks", help="list the registered tasks; `manticore tasks NAME` lists a task's settings")
+    listing.add_argument("names", nargs="*", metavar="NAME", help="tasks whose settings to list, e.g. lm/stream")
     listing.set_defaults(func=cmd_tasks)
     return parser
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from manticore import tasks
-from manticore.tasks import image_classification
-from manticore.tasks.image_classification import to_gray
+from manticore.tasks import lra_image
+from manticore.tasks.lra_image import to_gray
 
 
 def cifar_batch(labels, seed):
@@ -93,7 +93,7 @@ def test_named_path_and_malformed_files(tmp_path, monkeypatch):
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x09\x01garbage")
     with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte: not an unsigned-byte idx file"):
         tasks.get("lra/image", path=str(tmp_path), use_cache=False)
-    monkeypatch.setitem(image_classification.NAMED_PATHS, "tiny-mnist", tmp_path / "absent")
+    monkeypatch.setitem(lra_image.NAMED_PATHS, "tiny-mnist", tmp_path / "absent")
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
         tasks.get("lra/image", path="tiny-mnist")
     with pytest.raises(FileNotFoundError, match="nope does not exist.*cifar-10-batches-py.*idx"):

@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from manticore import tasks
 from manticore.tasks import pathfinder
-from manticore.tasks.streams import LRA_STREAMS, split_rng
+from manticore.tasks.seeded_rng import LRA_STREAMS, split_rng
 
 SMALL = dict(num_train=40, num_test=10, num_validation=10, use_cache=False)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from manticore import tasks
-from manticore.tasks.streams import LRA_STREAMS, MAD_STREAMS, split_rng
+from manticore.tasks.seeded_rng import LRA_STREAMS, MAD_STREAMS, split_rng
 
 
 def test_each_family_keeps_its_stream_numbers():

@@ -1,4 +1,4 @@
-"""Streamed corpora (lm/text with streaming: true): packing, shards per process, exact resume, flat memory."""
+"""Streamed corpora (lm/stream): packing, shards per process, exact resume, flat memory."""
 
 import json
 import os
@@ -11,7 +11,7 @@ import torch
 
 import manticore
 from manticore import tasks
-from manticore.tasks.lm import blocks, encode_split
+from manticore.tasks.packing import blocks, encode_split
 from manticore.tasks.registry import check_settings
 from manticore.tasks.streaming import Documents, Source, StreamedText, buffer_shuffled
 from manticore.tasks.tokenizers import get_tokenizer
@@ -45,7 +45,7 @@ def write_corpus(folder, files=4, docs=30, seed=0, suffix=".jsonl"):
 
 
 def streamed(path, **settings):
-    return tasks.get("lm/text", path=str(path), streaming=True, block_size=16, **settings)
+    return tasks.get("lm/stream", path=str(path), block_size=16, **settings)
 
 
 def take(stream, n):
@@ -151,11 +151,11 @@ def test_bad_sources_and_settings_are_named(tmp_path):
                             ({"path": {"train": "a", "test": "b"}}, "not a dict of splits"),
                             ({"hf_eval_split": "test"}, "needs format='hf'"),
                             ({"max_tokens": 0}, "max_tokens must be an integer >= 1")]:
-        values = {"path": str(tmp_path / "bad"), "streaming": True, **settings}
+        values = {"path": str(tmp_path / "bad"), **settings}
         with pytest.raises(ValueError, match=match):  # at config validation, offline
-            check_settings("lm/text", values)
+            check_settings("lm/stream", values)
         with pytest.raises(ValueError, match=match):
-            tasks.get("lm/text", **values)
+            tasks.get("lm/stream", **values)
 
 
 def hybrid(vocab):
@@ -197,7 +197,7 @@ def rss_mb():  # the peak resident set size so far (VmHWM)
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
 
-task = tasks.get("lm/text", path=sys.argv[1], streaming=True, block_size=256, eval_documents=10)
+task = tasks.get("lm/stream", path=sys.argv[1], block_size=256, eval_documents=10)
 stream = make_stream(task.train, 32, task.collate, 0)
 next(stream)
 before, tokens = rss_mb(), 0
@@ -233,7 +233,7 @@ def test_the_paper_projector_pretraining_preset_loads():
     stage = config.stage_settings("pretrain-projectors")
     task = stage.task
     assert [c.path for c in config.components] == ["EleutherAI/pythia-410m", "state-spaces/mamba-370m-hf"]
-    assert task["streaming"] and task["format"] == "hf" and task["path"] == "HuggingFaceFW/fineweb"
+    assert task["name"] == "lm/stream" and task["format"] == "hf" and task["path"] == "HuggingFaceFW/fineweb"
     assert task["tokenizer"] == "EleutherAI/pythia-410m"  # GPT-NeoX's tokenizer
     tokens = stage.train.max_steps * stage.train.batch_size * stage.train.grad_accum * task["block_size"] * 8
     assert abs(tokens - 1e9) / 1e9 < 0.01  # one billion tokens on 8 processes
@@ -284,7 +284,7 @@ from manticore.train.data import make_stream
 
 folder, rank, saved = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=2)
-task = tasks.get("lm/text", path=f"{folder}/data", streaming=True, block_size=16, eval_documents=2, shuffle_buffer=8)
+task = tasks.get("lm/stream", path=f"{folder}/data", block_size=16, eval_documents=2, shuffle_buffer=8)
 stream = make_stream(task.train, 2, task.collate, 0, rank, 2)
 for _ in range(7):
     next(stream)

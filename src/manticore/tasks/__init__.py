@@ -1,14 +1,16 @@
-"""Tasks and data: MAD synthetics, Long Range Arena, language data, and the embedded corpus.
+"""Tasks and data: MAD synthetics, Long Range Arena, language data (in memory or streamed), the embedded corpus.
 
     from manticore import tasks
     tasks.names()
     task = tasks.get("mad/in-context-recall", preset="manticore-hard", seed=0)
+    print(tasks.TASKS["lm/stream"].help())   # its settings, as `manticore tasks lm/stream` prints them
+
+Every task is a `TaskSpec` (spec.py) in the registry `TASKS`; registry.py lists the built-in task modules.
 """
 
 from .base import IGNORE_INDEX, SequenceDataset, Task, collate
-from .registry import get, names, register
+from .registry import check_settings, get, names, register
+from .spec import TASKS, CommonSettings, TaskSettingError, TaskSpec
 
-# Importing a task module registers its tasks.
-from . import _all  # noqa: F401,E402
-
-__all__ = ["IGNORE_INDEX", "SequenceDataset", "Task", "collate", "get", "names", "register"]
+__all__ = ["IGNORE_INDEX", "TASKS", "CommonSettings", "SequenceDataset", "Task", "TaskSettingError", "TaskSpec",
+           "check_settings", "collate", "get", "names", "register"]

@@ -15,16 +15,23 @@ import hashlib
 import os
 import random
 from collections import defaultdict
-from pathlib import Path
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
+from ..checks import check, check_int, check_number, is_number
 from .base import IGNORE_INDEX, SequenceDataset, Task
 from .cache import cached
-from .registry import register
+from .spec import TaskSpec
+from .tokenizers import get_tokenizer
+
+
+NAME = "lm/completions"
 
 
 def read_prompt_source(source: str | os.PathLike | Sequence[str]) -> list[str]:
@@ -113,34 +120,62 @@ def fingerprint(model: PreTrainedModel) -> str:
     return digest.hexdigest()[:16]
 
 
-@register("lm/completions")
-def completions_task(
-    models: Sequence[PreTrainedModel | str] = (),
-    source: str | Sequence[str] = "shakespeare",
-    tokenizer: str = "byte",
-    prompt_words: int = 4,
-    num_prompts: int | None = 200,
-    max_new_tokens: int = 48,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    test_fraction: float = 0.2,
-    completion_only_loss: bool = True,
-    seed: int = 0,
-) -> Task:
+@dataclass(frozen=True, kw_only=True)
+class CompletionsSettings:
+    """lm/completions: who writes the completions, of which prompts, and how they are sampled."""
+
+    models: Literal["components"] | list[Any] = field(default_factory=list)
+    """The component LMs that write the completions: PreTrainedModels, checkpoint paths or hub ids, or configs
+    (random init). In a run config, 'components': the run's own components."""
+    source: str | os.PathLike | list[str] = "shakespeare"
+    """Texts to take prompts from: a text file (one example a line, as ptb.train.txt), an embedded corpus's
+    name, or a list of strings."""
+    tokenizer: str = "byte"
+    """'byte', or a Hugging Face tokenizer's folder or hub id: the writers' and the task's tokens."""
+    prompt_words: int = 4
+    """A prompt is the first this many words of an example (examples with fewer are skipped)."""
+    num_prompts: int | None = 200
+    """Distinct prompts kept, at random (None or 0: all)."""
+    max_new_tokens: int = 48
+    """The longest completion, in tokens."""
+    temperature: float = 1.0
+    """The sampling temperature."""
+    top_k: int | None = None
+    """Sample from the k likeliest tokens only (None: from all)."""
+    test_fraction: float = 0.2
+    """The share of the prompts whose completions (by every writer) are the test split."""
+    completion_only_loss: bool = True
+    """Score only the completion tokens, not the prompt's."""
+    seed: int = 0
+    """Seeds the choice of prompts and the sampling."""
+
+    def __post_init__(self):
+        if not self.models:
+            raise ValueError(f"{NAME} needs models=[...]: the component LMs (instances or checkpoint paths) "
+                             "that write the completions.")
+        check_int(self.prompt_words, "prompt_words", minimum=1, where=NAME)
+        check_int(self.max_new_tokens, "max_new_tokens", minimum=1, where=NAME)
+        check_number(self.temperature, "temperature", positive=True, where=NAME)
+        if self.top_k is not None:
+            check_int(self.top_k, "top_k", minimum=1, where=NAME)
+        check(is_number(self.test_fraction) and 0 < self.test_fraction < 1, "test_fraction", self.test_fraction,
+              "a number in (0, 1)", NAME)
+        check_int(self.seed, "seed", minimum=0, where=NAME)
+
+
+def completions_task(settings: CompletionsSettings, use_cache: bool = True) -> Task:
     """Completions of the same prompts by each of `models`; each example's slice is its writer's index.
 
     The train/test split is by prompt, so a test prompt's completions (from every model) are all unseen.
     """
-    from .tokenizers import get_tokenizer
-
-    if not models:
-        raise ValueError("lm/completions needs models=[...]: the component LMs (instances or checkpoint paths) "
-                         "that write the completions.")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}.")
-    tok = get_tokenizer(tokenizer)
-    models = [load_writer(m) for m in models]
-    prompts = make_prompts(read_prompt_source(source), prompt_words, num_prompts, seed)
+    s = settings
+    if s.models == "components":
+        raise ValueError(f"{NAME}: models='components' stands for a run's components, which only a run config "
+                         "has; give the models (PreTrainedModels, checkpoint paths or configs).")
+    tok = get_tokenizer(s.tokenizer)
+    models = [load_writer(m) for m in s.models]
+    prompt_words, test_fraction, seed = s.prompt_words, s.test_fraction, s.seed
+    prompts = make_prompts(read_prompt_source(s.source), prompt_words, s.num_prompts, seed)
     if len(prompts) < 2:
         raise ValueError(f"Only {len(prompts)} prompt(s) of {prompt_words}+ words in the source; need at least 2.")
     num_test = max(1, round(len(prompts) * test_fraction))
@@ -152,23 +187,28 @@ def completions_task(
             encoded = [tok.encode(p) for p in split_prompts]
             inputs, labels, slices = [], [], []
             for k, model in enumerate(tqdm(models, desc=f"completions ({split})", leave=False)):
-                completions = complete(model, tok, split_prompts, max_new_tokens, seed + 1000 * k + (split == "test"),
-                                       temperature, top_k)
-                x, y = completion_examples(encoded, completions, tok.eos_token_id, completion_only_loss)
+                completions = complete(model, tok, split_prompts, s.max_new_tokens, seed + 1000 * k + (split == "test"),
+                                       s.temperature, s.top_k)
+                x, y = completion_examples(encoded, completions, tok.eos_token_id, s.completion_only_loss)
                 inputs += x
                 labels += y
                 slices += [k] * len(x)
             out[split] = {"input_ids": inputs, "labels": labels, "slice": torch.tensor(slices)}
         return out
 
-    settings = {"models": [fingerprint(m) for m in models], "prompts": splits, "tokenizer": repr(tok),
-                "max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k,
-                "completion_only_loss": completion_only_loss, "seed": seed}
-    raw = cached("lm/completions", settings, build)
+    recorded = {"models": [fingerprint(m) for m in models], "prompts": splits, "tokenizer": repr(tok),
+                "max_new_tokens": s.max_new_tokens, "temperature": s.temperature, "top_k": s.top_k,
+                "completion_only_loss": s.completion_only_loss, "seed": seed}
+    raw = cached(NAME, recorded, build, use_cache)
     data = {split: SequenceDataset(d["input_ids"], d["labels"], slice=d["slice"]) for split, d in raw.items()}
     return Task(
-        name="lm/completions", kind="lm", vocab_size=tok.vocab_size, train=data["train"], test=data["test"],
+        name=NAME, kind="lm", vocab_size=tok.vocab_size, train=data["train"], test=data["test"],
         max_length=max(len(x) for d in data.values() for x in d.input_ids), pad_token_id=tok.pad_token_id,
         tokenizer=tok,
         metadata={"num_models": len(models), "prompts": splits, "slices": "index of the model that wrote it"},
     )
+
+
+TASKS = (TaskSpec(NAME, CompletionsSettings, completions_task, "The paper's synthetic completions: each component "
+                  "completes the same prompts; examples carry their writer's index (`slice`)."),)
+"""The task of this module, for the registry (registry.py)."""

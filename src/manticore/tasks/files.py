@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import torch
 
+from ..checks import check, is_int, is_number
+
 SPLITS = ("train", "validation", "test")
 SPLIT_WORDS = {"train": "train", "training": "train", "valid": "validation", "validation": "validation",
                "val": "validation", "dev": "validation", "test": "test", "testing": "test"}
@@ -242,9 +244,7 @@ def carve_splits(splits: dict[str, list], validation_fraction: float, test_fract
                  seed: int) -> dict[str, list]:
     """Fill in missing test (and, if validation_fraction > 0, validation) splits from a seeded random
     subset of train's items. Splits the source has are kept as they are; item order is preserved."""
-    for name, fraction in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
-        if not 0 <= fraction < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {fraction}.")
+    check_fractions(validation_fraction, test_fraction)
     fractions = {"test": test_fraction, "validation": validation_fraction}
     wanted = {s: f for s, f in fractions.items() if s not in splits and f > 0}
     if "test" not in splits and "test" not in wanted:
@@ -263,6 +263,12 @@ def carve_splits(splits: dict[str, list], validation_fraction: float, test_fract
         start += count
     out["train"] = [train[i] for i in sorted(order[start:])]
     return out
+
+
+def check_fractions(validation_fraction: float, test_fraction: float, where: str | None = None) -> None:
+    """Both shares of train that `carve_splits` may carve out: numbers in [0, 1); else a ValueError naming it."""
+    for name, fraction in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
+        check(is_number(fraction) and 0 <= fraction < 1, name, fraction, "a number in [0, 1)", where)
 
 
 def source_fingerprint(paths: Iterable[str | Path]) -> str:
@@ -294,7 +300,7 @@ def count_labels(labels: Mapping[str, torch.Tensor], num_labels: int | None, sou
     largest = max(present, default=0)
     if num_labels is None:
         return largest + 1
-    if not isinstance(num_labels, int) or num_labels <= largest:
+    if not is_int(num_labels) or num_labels <= largest:
         raise ValueError(f"{source}: num_labels={num_labels!r} but the labels go up to {largest}; "
                          f"give num_labels > {largest} or None to infer it.")
     return num_labels

@@ -30,14 +30,16 @@ from their own random streams, test first, so the test set does not depend on nu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
+from ..checks import check, check_int, is_int
 from .base import SequenceDataset, Task
 from .cache import cached
-from .registry import register
-from .streams import LRA_STREAMS, split_rng
+from .seeded_rng import LRA_STREAMS, split_rng
+from .spec import TaskSpec
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 OPERATORS = ("MIN", "MAX", "MED", "SM")
@@ -47,6 +49,7 @@ TOKEN_IDS = {token: i for i, token in enumerate(VOCAB)}
 EOS_ID, DIGIT_0, OPERATOR_0, CLOSE_ID = TOKEN_IDS[EOS], TOKEN_IDS["0"], TOKEN_IDS["[MIN"], TOKEN_IDS[CLOSE]
 OPERATOR_PROBABILITY = 0.25  # LRA's VALUE_P: below max_depth a node is an operator with this probability
 BATCH_TREES = 4096  # trees sampled per batch; fixed so that a seed gives the same examples for any split size
+NAME = "lra/listops"
 
 Tree = int | tuple  # a digit, or (operator name, [children])
 
@@ -295,46 +298,63 @@ class RaggedSequences:
         return self.flat[self.offsets[index]:self.offsets[index + 1]]
 
 
-def _check_settings(num_train, num_test, num_validation, max_depth, max_args, min_length, max_length) -> None:
-    """Raise a ValueError naming the first bad setting."""
-    for name, value in (("num_train", num_train), ("num_test", num_test), ("num_validation", num_validation)):
-        if not isinstance(value, int) or value < 0:
-            raise ValueError(f"lra/listops: {name} must be an integer >= 0, got {value!r}.")
-    if not isinstance(max_depth, int) or max_depth < 1:
-        raise ValueError(f"lra/listops: max_depth must be an integer >= 1, got {max_depth!r}.")
-    if not isinstance(max_args, int) or max_args < 2:
-        raise ValueError(f"lra/listops: max_args must be an integer >= 2 (operators take 2..max_args), got {max_args!r}.")
-    if not isinstance(min_length, int) or not isinstance(max_length, int) or not 0 <= min_length < max_length - 1:
-        raise ValueError(f"lra/listops: need integers 0 <= min_length < max_length - 1 (lengths are strictly between "
-                         f"them), got min_length={min_length!r}, max_length={max_length!r}.")
-    longest = _longest_possible(max_depth, max_args)
-    if longest <= min_length:
-        raise ValueError(f"lra/listops: min_length={min_length} is unreachable: with max_depth={max_depth} and "
-                         f"max_args={max_args} a tree has at most {longest} tokens.")
+@dataclass(frozen=True, kw_only=True)
+class ListOpsSettings:
+    """lra/listops: LRA's split sizes and tree shapes by default."""
+
+    num_train: int = 96_000
+    """Training expressions (LRA: 96,000)."""
+    num_test: int = 2_000
+    """Test expressions (LRA: 2,000); drawn first, so they do not depend on num_train."""
+    num_validation: int = 2_000
+    """Validation expressions (LRA: 2,000)."""
+    seed: int = 0
+    """Seeds each split's random stream (seeded_rng.LRA_STREAMS)."""
+    max_depth: int = 10
+    """Depth of the deepest node; a node at max_depth is a leaf."""
+    max_args: int = 10
+    """The most children of an operator (each has 2 to max_args)."""
+    min_length: int = 500
+    """Expressions are longer than this many tokens (strictly, as LRA)."""
+    max_length: int = 2000
+    """Expressions are shorter than this many tokens (strictly); with its eos a sequence fits in max_length."""
+
+    def __post_init__(self):
+        for name in ("num_train", "num_test", "num_validation", "seed"):
+            check_int(getattr(self, name), name, minimum=0, where=NAME)
+        check_int(self.max_depth, "max_depth", minimum=1, where=NAME)
+        check_int(self.max_args, "max_args", minimum=2, where=NAME)  # operators take 2..max_args
+        check_int(self.max_length, "max_length", minimum=2, where=NAME)
+        check(is_int(self.min_length) and 0 <= self.min_length < self.max_length - 1, "min_length",
+              self.min_length, f"an integer with 0 <= min_length < max_length - 1 = {self.max_length - 1} "
+              "(lengths lie strictly between them)", NAME)
+        longest = _longest_possible(self.max_depth, self.max_args)
+        check(self.min_length < longest, "min_length", self.min_length, f"an integer below {longest}: with max_depth="
+              f"{self.max_depth} and max_args={self.max_args} a tree has at most {longest} tokens", NAME)
 
 
-@register("lra/listops")
-def listops(num_train: int = 96_000, num_test: int = 2_000, num_validation: int = 2_000, seed: int = 0,
-            max_depth: int = 10, max_args: int = 10, min_length: int = 500, max_length: int = 2000,
-            use_cache: bool = True) -> Task:
+def listops(settings: ListOpsSettings, use_cache: bool = True) -> Task:
     """LRA ListOps: 10-way classification of an expression's value (LRA sizes: 96k / 2k / 2k, 500-2000 tokens)."""
-    _check_settings(num_train, num_test, num_validation, max_depth, max_args, min_length, max_length)
-    settings = dict(num_train=num_train, num_test=num_test, num_validation=num_validation, seed=seed,
-                    max_depth=max_depth, max_args=max_args, min_length=min_length, max_length=max_length)
-    shape = dict(max_depth=max_depth, max_args=max_args, min_length=min_length, max_length=max_length)
-    sizes = {"test": num_test, "validation": num_validation, "train": num_train}
+    s = settings
+    shape = dict(max_depth=s.max_depth, max_args=s.max_args, min_length=s.min_length, max_length=s.max_length)
+    sizes = {"test": s.num_test, "validation": s.num_validation, "train": s.num_train}
 
     def build() -> dict:
         seen: set = set()  # test first, so that the test set does not depend on num_train
         data = {}
         for split, size in sizes.items():
-            flat, offsets, labels = generate_split(split_rng(seed, split, LRA_STREAMS), size, seen, **shape)
+            flat, offsets, labels = generate_split(split_rng(s.seed, split, LRA_STREAMS), size, seen, **shape)
             data[split] = {"flat": torch.from_numpy(flat), "offsets": torch.from_numpy(offsets),
                            "labels": torch.from_numpy(labels)}
         return data
 
-    data = cached("lra/listops", settings, build, use_cache)
+    data = cached(NAME, asdict(s), build, use_cache)
     splits = {split: SequenceDataset(RaggedSequences(d["flat"], d["offsets"]), d["labels"]) for split, d in data.items()}
-    return Task(name="lra/listops", kind="classification", vocab_size=len(VOCAB), num_labels=10,
-                train=splits["train"], test=splits["test"], validation=splits["validation"], max_length=max_length,
-                pad_token_id=TOKEN_IDS[PAD], metadata={"vocab": list(VOCAB), "settings": settings})
+    return Task(name=NAME, kind="classification", vocab_size=len(VOCAB), num_labels=10,
+                train=splits["train"], test=splits["test"], validation=splits["validation"], max_length=s.max_length,
+                pad_token_id=TOKEN_IDS[PAD], metadata={"vocab": list(VOCAB), "settings": asdict(s)})
+
+
+TASKS = (TaskSpec(NAME, ListOpsSettings, listops, "LRA ListOps: the value (0-9) of a nested MIN/MAX/MED/SM "
+                  "expression, 10-way classification."),)
+"""The task of this module, for the registry (registry.py)."""

@@ -2,7 +2,8 @@
 
 Tasks (kind "lm"): `lm/text` (any source below; `format` is detected or given), its aliases `lm/ptb`
 (format "text"), `lm/alpaca` and `lm/eli5`, and `lm/shakespeare` (the embedded corpus, split by work; the
-default data for pretraining projectors).
+default data for pretraining projectors). A corpus too large for memory is streamed instead: `lm/stream`
+(streaming.py), which reads the same formats and shares `TextSource`'s settings.
 
 Sources (`path`): a file; a directory whose file names say their split (Penn Treebank's
 `ptb.train.txt` / `ptb.valid.txt` / `ptb.test.txt`, or `train.jsonl`, `dev.json`, `test.csv`, ...); a dict
@@ -21,13 +22,11 @@ Formats:
 With format=None, .txt/.tokens/.raw files are "text" and records (files or a save_to_disk dataset) are
 told apart by the first training record's fields: instruction+output, title/question+answers, text_field.
 
-Tokens: each example is tokenized and followed by eos; a split is one stream, eos + example + eos +
-example + eos ..., cut into blocks of `block_size` (pack=True) or one sequence per example, truncated
-(pack=False). In both, input_ids = stream[i : i+T] and labels = stream[i+1 : i+T+1], so labels[j] is the
-target of the prediction at position j; a label is IGNORE_INDEX when its target token is unscored. With
-`response_only_loss=True` the prompt tokens (Alpaca template with instruction and input, ELI5 "Question:
-...\\nAnswer:") are unscored and the response and its eos are scored; this holds across block boundaries,
-since scoring is decided per target token. Blocks with no scored target are dropped.
+Tokens (packing.py): each example is tokenized and followed by eos; a split is one stream, eos + example +
+eos + example + eos ..., cut into blocks of `block_size` (pack=True) or one sequence per example, truncated
+(pack=False), with aligned next-token labels. With `response_only_loss=True` the prompt tokens (Alpaca
+template with instruction and input, ELI5 "Question: ...\\nAnswer:") are unscored and the response and its
+eos are scored.
 
 Splits missing from the source are carved from train by a seeded random choice of records:
 `test_fraction`, and `validation_fraction` (0 for none). Processed tokens are cached (`cached()`), keyed by
@@ -36,22 +35,22 @@ the files' sizes and mtimes, the tokenizer and the settings.
 
 from __future__ import annotations
 
-import inspect
+import os
 import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Mapping, Sequence
 
-import numpy as np
-import torch
-
-from .base import IGNORE_INDEX, SequenceDataset, Task
+from ..checks import check_int, check_one_of, is_int
+from .base import Task
 from .cache import cached
 from .corpora import corpus_names, corpus_works, load_corpus, shakespeare_dir
-from .files import (Record, carve_splits, check_encoding, is_hf_dataset_dir, load_hf_records, read_lines, read_records,
-                    source_fingerprint, split_files)
-from .registry import register
-from .tokenizers import get_tokenizer, id_dtype
+from .files import (Record, carve_splits, check_encoding, check_fractions, is_hf_dataset_dir, load_hf_records,
+                    read_lines, read_records, source_fingerprint, split_files)
+from .packing import Segments, blocks, encode_split
+from .spec import TaskSpec
+from .tokenizers import get_tokenizer
 
 FORMATS = ("text", "alpaca", "eli5", "hf")
 TEXT_SUFFIXES = (".txt", ".tokens", ".raw")
@@ -68,9 +67,6 @@ ALPACA_PROMPT = {
     "no_input": ("Below is an instruction that describes a task. Write a response that appropriately "
                  "completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:"),
 }
-ENCODE_CHUNK = 1024  # examples tokenized per call, so max_tokens can stop early
-
-Segments = list[tuple[str, bool]]  # one example: (text, scored) pieces, tokenized separately and joined
 
 
 # --- reading sources ---------------------------------------------------------------------------------------
@@ -79,8 +75,7 @@ Segments = list[tuple[str, bool]]  # one example: (text, scored) pieces, tokeniz
 def read_source(path: Any, format: str | None, text_field: str = "text",
                 hf_config: str | None = None, encoding: str = "utf-8") -> tuple[str, dict[str, list[Record]]]:
     """-> (format, split -> records). Records of text lines are {text_field: line}."""
-    if format is not None and format not in FORMATS:
-        raise ValueError(f"Unknown format {format!r}; accepted: {', '.join(FORMATS)} (or None to detect it).")
+    check_format(format)
     files = source_files(path, format)
     if files is None:
         splits = load_hf_records(path, hf_config)
@@ -186,76 +181,114 @@ def record_examples(record: Record, format: str, text_field: str, response_only_
     return text_examples(record, text_field)
 
 
-# --- examples -> token streams -> blocks ---------------------------------------------------------------------
+# --- settings ------------------------------------------------------------------------------------------------
 
 
-def encode_split(examples: Sequence[Segments], tokenizer, pack: bool,
-                 max_tokens: int | None) -> dict[str, torch.Tensor]:
-    """Tokenize examples into streams: tokens (n,) int16/int32, scored (n,) bool, lengths (streams,) long.
-
-    pack=True: one stream eos + ex + eos + ex + eos ...; pack=False: one stream eos + ex + eos per example.
-    max_tokens caps the split's input tokens (a stream of n tokens has n - 1 inputs).
-    """
-    eos = tokenizer.eos_token_id
-    if eos is None:
-        raise ValueError(f"{tokenizer!r} has no eos (or sep) token; LM tasks join documents with it.")
-    pieces, budget = [], np.inf if max_tokens is None else max_tokens
-    dtype = np.int16 if id_dtype(tokenizer.vocab_size) == torch.int16 else np.int32  # the storage dtype, from the start
-    encode = getattr(tokenizer, "encode_arrays", tokenizer.encode_batch)  # compact ids where the tokenizer has them
-    for start in range(0, len(examples), ENCODE_CHUNK):
-        chunk = examples[start:start + ENCODE_CHUNK]
-        ids = iter(encode([text for example in chunk for text, _ in example]))
-        for example in chunk:
-            tokens, scored = _join(example, ids, eos, dtype)
-            pieces.append((tokens, scored))
-            budget -= len(tokens)
-            if budget <= 0:
-                break
-        if budget <= 0:
-            break
-    return _streams(pieces, eos, pack, max_tokens, id_dtype(tokenizer.vocab_size))
+def check_format(format: str | None) -> None:
+    """A format of FORMATS, or None (detect it)."""
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"Unknown format {format!r}; accepted: {', '.join(FORMATS)} (or None to detect it).")
 
 
-def _join(example: Segments, ids, eos: int, dtype=np.int32) -> tuple[np.ndarray, np.ndarray]:
-    """One example's tokens + eos, and whether each is scored (eos is scored with the last segment)."""
-    parts = [np.asarray(next(ids), dtype=dtype) for _ in example]  # the ids' storage dtype, not int64
-    tokens = np.concatenate(parts + [np.array([eos], dtype=dtype)])
-    scored = np.concatenate([np.full(len(p), s, dtype=bool) for p, (_, s) in zip(parts, example)] + [np.ones(1, bool)])
-    return tokens, scored
+def check_count(value: Any, field: str, least: int, optional: bool = False) -> None:
+    """An integer >= least (or None, where optional), in the wording lm/text's and lm/stream's errors share."""
+    if not (optional and value is None) and not (is_int(value) and value >= least):
+        raise ValueError(f"{field} must be an integer >= {least}{' or None' if optional else ''}, got {value!r}.")
 
 
-def _streams(pieces, eos: int, pack: bool, max_tokens: int | None, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    start = (np.array([eos], dtype=np.dtype(str(dtype).replace("torch.", ""))), np.zeros(1, bool))
-    if pack:
-        streams = [(np.concatenate([start[0]] + [t for t, _ in pieces]),
-                    np.concatenate([start[1]] + [s for _, s in pieces]))]
-        if max_tokens is not None:
-            streams = [(t[: max_tokens + 1], s[: max_tokens + 1]) for t, s in streams]
-    else:
-        streams, total = [], 0
-        for t, s in pieces:
-            if max_tokens is not None and streams and total + len(t) > max_tokens:
-                break
-            streams.append((np.concatenate([start[0], t]), np.concatenate([start[1], s])))
-            total += len(t)
-    if not streams:
-        streams = [start]
-    return {"tokens": torch.from_numpy(np.concatenate([t for t, _ in streams])).to(dtype),
-            "scored": torch.from_numpy(np.concatenate([s for _, s in streams])),
-            "lengths": torch.tensor([len(t) for t, _ in streams], dtype=torch.long)}
+@dataclass(frozen=True, kw_only=True)
+class TextSource:
+    """What lm/text (and its aliases) and lm/stream share: where the text is and how it becomes tokens."""
+
+    path: str | os.PathLike | list[str] | dict[str, str]
+    """Where the text is (each task's settings say which of these it takes)."""
+    tokenizer: str = "byte"
+    """'byte' (bytes + pad/bos/eos), or a Hugging Face tokenizer's folder or hub id."""
+    block_size: int = 256
+    """T: tokens per block (Task.max_length)."""
+    text_field: str = "text"
+    """The record field that holds the text (format 'text' and 'hf')."""
+    hf_config: str | None = None
+    """The configuration of a Hugging Face dataset, where it has several (e.g. FineWeb's 'sample-10BT')."""
+    response_only_loss: bool = False
+    """Score only the responses (Alpaca's output, ELI5's answer) and their eos, not the prompts."""
+    max_tokens: int | None = None
+    """Caps the input tokens (None: all)."""
+    encoding: str = "utf-8"
+    """The text files' encoding; undecodable bytes and binary files are errors naming the line."""
+
+    def __post_init__(self):
+        check_count(self.block_size, "block_size", 1)
+        check_count(self.max_tokens, "max_tokens", 1, optional=True)
+        check_encoding(self.encoding)
 
 
-def blocks(data: Mapping[str, torch.Tensor], block_size: int, pack: bool) -> SequenceDataset:
-    """Streams -> examples input_ids (t,), labels (t,), t <= block_size; labels[j] = input_ids[j + 1] where scored."""
-    inputs, labels, lengths = [], [], data["lengths"].tolist()
-    for tokens, scored in zip(data["tokens"].split(lengths), data["scored"].split(lengths)):
-        x, y = tokens[:-1], torch.where(scored[1:], tokens[1:], torch.tensor(IGNORE_INDEX, dtype=tokens.dtype))
-        xs, ys = (x.split(block_size), y.split(block_size)) if pack else ((x[:block_size],), (y[:block_size],))
-        scored_per_block = torch.nn.functional.pad(y != IGNORE_INDEX, (0, -len(y) % block_size))
-        keep = scored_per_block.view(-1, block_size).any(1).tolist()  # block i holds y[i*T : (i+1)*T]
-        inputs += [xb for xb, k in zip(xs, keep) if k]
-        labels += [yb for yb, k in zip(ys, keep) if k]
-    return SequenceDataset(inputs, labels)
+@dataclass(frozen=True, kw_only=True)
+class TextFiles(TextSource):
+    """The settings of lm/ptb, lm/alpaca and lm/eli5, whose format is fixed; lm/text adds `format`."""
+
+    path: str | os.PathLike | dict[str, str]
+    """A file; a directory of split files (ptb.train.txt / ptb.valid.txt / ptb.test.txt, train.jsonl, ...);
+    a dict split -> file; a save_to_disk directory; or, with format 'hf', a dataset name."""
+    max_tokens: int | None = None
+    """Caps the input tokens per split (None: all)."""
+    pack: bool = True
+    """Pack the examples into one stream cut into blocks; false: one sequence per example, truncated."""
+    max_examples: int | None = None
+    """Caps the records (lines, JSON records, dataset rows) kept per split, so a capped split is a subset of
+    the uncapped one (None: all)."""
+    seed: int = 0
+    """Seeds the choice of the records carved into splits the source lacks."""
+    validation_fraction: float = 0.05
+    """The share of train's records carved into a validation split, if the source has none (0: none)."""
+    test_fraction: float = 0.05
+    """The share of train's records carved into a test split, if the source has none."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_count(self.max_examples, "max_examples", 1, optional=True)
+        check_int(self.seed, "seed", minimum=0)
+        check_fractions(self.validation_fraction, self.test_fraction)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextSettings(TextFiles):
+    """lm/text: any text source, in a format that is detected or given."""
+
+    format: str | None = None
+    """'text', 'alpaca', 'eli5' or 'hf' (the module docstring describes them); None: told from the files."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_format(self.format)
+
+
+NOT_STREAMED = {"streaming": "streamed corpora are their own task, lm/stream (`manticore tasks lm/stream` lists "
+                             "its settings)"}  # what lm/text and its aliases refuse
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShakespeareSettings:
+    """lm/shakespeare: the embedded corpus, split by work."""
+
+    corpus: str = "shakespeare"
+    """'shakespeare' (modern spelling) or 'shakespeare-folio' (First Folio spelling)."""
+    tokenizer: str = "byte"
+    """'byte' (bytes + pad/bos/eos), or a Hugging Face tokenizer's folder or hub id."""
+    block_size: int = 256
+    """T: tokens per block (Task.max_length)."""
+    pack: bool = True
+    """Pack the works into one stream cut into blocks; false: one sequence per work, truncated."""
+    max_examples: int | None = None
+    """Caps the works kept per split (None: all)."""
+    max_tokens: int | None = None
+    """Caps the input tokens per split (None: all)."""
+
+    def __post_init__(self):
+        check_one_of(self.corpus, "corpus", corpus_names(), "lm/shakespeare")
+        check_count(self.block_size, "block_size", 1)
+        check_count(self.max_examples, "max_examples", 1, optional=True)
+        check_count(self.max_tokens, "max_tokens", 1, optional=True)
 
 
 # --- tasks ---------------------------------------------------------------------------------------------------
@@ -268,10 +301,6 @@ def build_lm_task(name: str, settings: dict[str, Any], read: Callable[[], tuple[
 
     read() -> (split -> examples, info for the metadata) is called only when the cache misses.
     """
-    if not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}.")
-    if max_tokens is not None and max_tokens < 1:
-        raise ValueError(f"max_tokens must be a positive integer or None, got {max_tokens!r}.")
 
     def build() -> dict[str, Any]:
         examples, info = read()
@@ -298,145 +327,69 @@ def build_lm_task(name: str, settings: dict[str, Any], read: Callable[[], tuple[
                           **metadata, **cached_data["info"]})
 
 
-@register("lm/text")
-def text_task(path: str | Mapping[str, str], format: str | None = None, tokenizer: str = "byte", block_size: int = 256,
-              text_field: str = "text", hf_config: str | None = None, response_only_loss: bool = False,
-              pack: bool = True, max_examples: int | None = None, max_tokens: int | None = None, seed: int = 0,
-              validation_fraction: float = 0.05, test_fraction: float = 0.05, encoding: str = "utf-8",
-              use_cache: bool = True, streaming: bool = False, shuffle: bool = True, shuffle_buffer: int = 1000,
-              hf_split: str = "train", eval_path: str | list[str] | None = None, hf_eval_split: str | None = None,
-              eval_documents: int = 100, eval_tokens: int | None = None) -> Task:
-    """Language data from `path` in `format` (detected when None); see the module docstring. Text files are
-    decoded as `encoding` (UTF-8 by default); undecodable bytes and binary files are errors naming the line.
+def text_task(settings: TextSettings, use_cache: bool = True) -> Task:
+    """lm/text: language data from `path` in `format` (detected when None); see the module docstring.
 
     seed, validation_fraction and test_fraction carve splits the source lacks (by record). Then
-    max_examples caps the records (lines, JSON records, dataset rows) kept per split, so a capped split is
-    a subset of the uncapped one; max_tokens caps the input tokens per split.
-
-    streaming=True reads the training split on the fly instead (tasks/streaming.py), for corpora too large for
-    memory: path is a directory, glob, file or list of .jsonl/.json/.parquet/.txt shards, or with format 'hf' a
-    hub dataset name, split `hf_split`, streamed with `datasets`. Each process reads its own shards; the
-    stream is endless and its position is in every checkpoint, so --resume continues exactly.
-      shuffle: visit the shards in a new seeded order each epoch (the training seed) and draw documents from a
-        buffer of `shuffle_buffer` documents (0 or 1: no buffer).
-      max_tokens: each epoch ends after this many tokens, summed over the processes (None: the whole source);
-        the run's length is train.max_steps.
-      Test split, held in memory: the first `eval_documents` documents (at most `eval_tokens` tokens) of the
-        files at `eval_path`, or of the hub split `hf_eval_split`, or else of the source itself, which training
-        then skips. No validation split (bilevel search needs one). pack is always on; max_examples,
-        validation_fraction and test_fraction do not apply; nothing is cached.
+    max_examples caps the records kept per split, and max_tokens the input tokens per split.
     """
-    tok = get_tokenizer(tokenizer)
-    if format is not None and format not in FORMATS:
-        raise ValueError(f"Unknown format {format!r}; accepted: {', '.join(FORMATS)} (or None to detect it).")
-    encoding = check_encoding(encoding)
-    if streaming:
-        _check_streamed(pack, max_examples, validation_fraction, test_fraction)
-        return _streamed_text(path, format, tok, block_size, text_field, hf_config, response_only_loss, hf_split,
-                              shuffle, shuffle_buffer, max_tokens, eval_path, hf_eval_split, eval_documents,
-                              eval_tokens, encoding)
+    return read_text_task(settings, settings.format, use_cache)
+
+
+def read_text_task(settings: TextFiles, format: str | None, use_cache: bool = True) -> Task:
+    """lm/text and its aliases: `settings` read in `format`."""
+    s, tok, encoding = settings, get_tokenizer(settings.tokenizer), check_encoding(settings.encoding)
 
     def read() -> tuple[dict[str, list[Segments]], dict]:
-        fmt, splits = read_source(path, format, text_field, hf_config, encoding)
-        grouped = {split: [record_examples(r, fmt, text_field, response_only_loss) for r in records]
+        fmt, splits = read_source(s.path, format, s.text_field, s.hf_config, encoding)
+        grouped = {split: [record_examples(r, fmt, s.text_field, s.response_only_loss) for r in records]
                    for split, records in splits.items()}  # checks every record before anything is carved
-        carved = carve_splits(grouped, validation_fraction, test_fraction, seed)  # by record: answers stay together
-        examples = {split: [ex for group in groups[:max_examples] for ex in group] for split, groups in carved.items()}
+        carved = carve_splits(grouped, s.validation_fraction, s.test_fraction, s.seed)  # by record: answers stay together
+        examples = {split: [ex for group in groups[:s.max_examples] for ex in group] for split, groups in carved.items()}
         return examples, {"format": fmt, "carved_splits": sorted(set(carved) - set(splits))}
 
-    path_key = {k: str(v) for k, v in path.items()} if isinstance(path, Mapping) else str(path)
-    files = source_files(path, format)  # also fails early on a missing path
-    settings = {"path": path_key, "source": source_fingerprint(files.values() if files else [path]), "format": format,
-                "text_field": text_field, "hf_config": hf_config, "response_only_loss": response_only_loss,
-                "max_examples": max_examples, "seed": seed, "validation_fraction": validation_fraction,
-                "test_fraction": test_fraction, "encoding": encoding}
-    return build_lm_task("lm/text", settings, read, tok, block_size, pack, max_tokens, use_cache,
-                         {"path": path_key, "response_only_loss": response_only_loss})
+    path_key = {k: str(v) for k, v in s.path.items()} if isinstance(s.path, Mapping) else str(s.path)
+    files = source_files(s.path, format)  # also fails early on a missing path
+    recorded = {"path": path_key, "source": source_fingerprint(files.values() if files else [s.path]),
+                "format": format, "text_field": s.text_field, "hf_config": s.hf_config,
+                "response_only_loss": s.response_only_loss, "max_examples": s.max_examples, "seed": s.seed,
+                "validation_fraction": s.validation_fraction, "test_fraction": s.test_fraction, "encoding": encoding}
+    return build_lm_task("lm/text", recorded, read, tok, s.block_size, s.pack, s.max_tokens, use_cache,
+                         {"path": path_key, "response_only_loss": s.response_only_loss})
 
 
-def _check_streamed(pack: bool, max_examples: int | None, validation_fraction: float, test_fraction: float) -> None:
-    """Settings of in-memory splits that a streamed task cannot honour are errors, not silently ignored."""
-    wrong = {name: value for name, value, default in (("pack", pack, True), ("max_examples", max_examples, None),
-                                                      ("validation_fraction", validation_fraction, 0.05),
-                                                      ("test_fraction", test_fraction, 0.05)) if value != default}
-    if wrong:
-        raise ValueError(f"streaming=True does not take {wrong}: streamed text is always packed, its epoch is capped "
-                         "by max_tokens, and its test split is eval_documents (or eval_path / hf_eval_split).")
+def _alias(alias: str, format: str, doc: str) -> TaskSpec:
+    """The task `alias`: lm/text with `format` fixed (its settings are lm/text's less `format`)."""
 
-
-def _validate_text(**settings: Any) -> None:
-    """Check lm/text's values that need no file, tokenizer or hub (run configs are validated offline)."""
-    from .streaming import check_settings
-
-    values = inspect.signature(text_task).bind(**settings)
-    values.apply_defaults()
-    v = values.arguments
-    if v["format"] is not None and v["format"] not in FORMATS:
-        raise ValueError(f"Unknown format {v['format']!r}; accepted: {', '.join(FORMATS)} (or None to detect it).")
-    if v["streaming"]:
-        _check_streamed(v["pack"], v["max_examples"], v["validation_fraction"], v["test_fraction"])
-        check_settings(v["path"], v["format"] == "hf", v["block_size"], v["shuffle_buffer"], v["max_tokens"],
-                       v["eval_path"], v["hf_eval_split"], v["eval_documents"], v["eval_tokens"])
-
-
-text_task.validate = _validate_text
-
-
-def _streamed_text(path, format, tok, block_size, text_field, hf_config, response_only_loss, hf_split, shuffle,
-                   shuffle_buffer, max_tokens, eval_path, hf_eval_split, eval_documents, eval_tokens,
-                   encoding) -> Task:
-    """lm/text with streaming=True: see tasks/streaming.py."""
-    from .streaming import check_settings, file_records, shard_files, streamed_task
-
-    hf = format == "hf"
-    check_settings(path, hf, block_size, shuffle_buffer, max_tokens, eval_path, hf_eval_split, eval_documents,
-                   eval_tokens)
-    if format is None:  # from the first record, as for an in-memory source
-        first = next(file_records(shard_files(path)[0], text_field, encoding), None)
-        format = detect_format({"train": [first] if first else []}, text_field)
-
-    def examples(record: Record) -> list[Segments]:
-        return record_examples(record, "text" if hf else format, text_field, response_only_loss)
-
-    return streamed_task("lm/text", path, hf, format, examples, tok, block_size, text_field=text_field,
-                         hf_config=hf_config, hf_split=hf_split, shuffle=shuffle, shuffle_buffer=shuffle_buffer,
-                         max_tokens=max_tokens, eval_path=eval_path, hf_eval_split=hf_eval_split,
-                         eval_documents=eval_documents, eval_tokens=eval_tokens, encoding=encoding)
-
-
-def _alias(alias: str, format: str, doc: str) -> None:
-    """Register `alias` as lm/text with a fixed format (and the same settings otherwise)."""
-
-    def build(**settings) -> Task:
-        task = text_task(format=format, **settings)
+    def build(settings: TextFiles, use_cache: bool = True) -> Task:
+        task = read_text_task(settings, format, use_cache)
         task.name = alias
         return task
 
-    signature = inspect.signature(text_task)
-    build.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "format"])
-    build.__doc__, build.__name__ = doc, alias.replace("/", "_")
-    build.validate = lambda **settings: _validate_text(format=format, **settings)
-    register(alias)(build)
+    return TaskSpec(alias, TextFiles, build, doc, refused=NOT_STREAMED)
 
 
-_alias("lm/ptb", "text", "Penn Treebank: path is the folder of ptb.train.txt, ptb.valid.txt, ptb.test.txt.")
-_alias("lm/alpaca", "alpaca", "Alpaca instructions: path is alpaca_data.json (a list of records).")
-_alias("lm/eli5", "eli5", "ELI5: path is a .jsonl file (or split files, or a save_to_disk directory).")
-
-
-@register("lm/shakespeare")
-def shakespeare_task(corpus: str = "shakespeare", tokenizer: str = "byte", block_size: int = 256, pack: bool = True,
-                     max_examples: int | None = None, max_tokens: int | None = None, use_cache: bool = True) -> Task:
+def shakespeare_task(settings: ShakespeareSettings, use_cache: bool = True) -> Task:
     """The embedded corpus (corpora.py), split by work; each work is one document. max_examples caps works per split."""
-    if corpus not in corpus_names():
-        raise ValueError(f"Unknown corpus {corpus!r}; available: {', '.join(corpus_names())}.")
-    tok = get_tokenizer(tokenizer)
+    s, tok = settings, get_tokenizer(settings.tokenizer)
 
     def read() -> tuple[dict[str, list[Segments]], dict]:
-        texts = load_corpus(corpus)
-        return {split: [[(text, True)] for text in texts[split][:max_examples]] for split in texts}, {}
+        texts = load_corpus(s.corpus)
+        return {split: [[(text, True)] for text in texts[split][:s.max_examples]] for split in texts}, {}
 
-    settings = {"corpus": corpus, "source": source_fingerprint([shakespeare_dir()]), "max_examples": max_examples}
-    works = {split: corpus_works(corpus, split)[:max_examples] for split in ("train", "validation", "test")}
-    return build_lm_task("lm/shakespeare", settings, read, tok, block_size, pack, max_tokens, use_cache,
-                         {"corpus": corpus, "works": works, "format": "text"})
+    recorded = {"corpus": s.corpus, "source": source_fingerprint([shakespeare_dir()]), "max_examples": s.max_examples}
+    works = {split: corpus_works(s.corpus, split)[:s.max_examples] for split in ("train", "validation", "test")}
+    return build_lm_task("lm/shakespeare", recorded, read, tok, s.block_size, s.pack, s.max_tokens, use_cache,
+                         {"corpus": s.corpus, "works": works, "format": "text"})
+
+
+TASKS = (
+    TaskSpec("lm/text", TextSettings, text_task, "Language data from any text source (plain text, Alpaca, ELI5, "
+             "a Hugging Face dataset), packed into blocks.", refused=NOT_STREAMED),
+    _alias("lm/ptb", "text", "Penn Treebank: path is the folder of ptb.train.txt, ptb.valid.txt, ptb.test.txt."),
+    _alias("lm/alpaca", "alpaca", "Alpaca instructions: path is alpaca_data.json (a list of records)."),
+    _alias("lm/eli5", "eli5", "ELI5: path is a .jsonl file (or split files, or a save_to_disk directory)."),
+    TaskSpec("lm/shakespeare", ShakespeareSettings, shakespeare_task, "The embedded corpus, Shakespeare's works, "
+             "split by work (the default text of projector pretraining)."),
+)
+"""The tasks of this module, for the registry (registry.py)."""

@@ -19,20 +19,24 @@ row * W + col is pixel (row, col). Ids are the gray levels 0..255 (vocab 256); e
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..checks import check_int
 from .base import SequenceDataset, Task
 from .cache import cached
-from .files import carve_splits, count_labels, source_fingerprint
-from .registry import register
+from .files import carve_splits, check_fractions, count_labels, source_fingerprint
+from .spec import TaskSpec
 
 NAMED_PATHS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}  # Debian: dataset-fashion-mnist
+NAME = "lra/image"
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601
 LAYOUTS = ("a cifar-10-batches-py folder (data_batch_1..5, test_batch); a folder of idx files "
            "(train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], "
@@ -220,16 +224,39 @@ def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
 # --- the task --------------------------------------------------------------------------------------------
 
 
-@register("lra/image")
-def image_classification_task(path: str = "cifar-10-batches-py", num_labels: int | None = None,
-                              max_examples: int | None = None, seed: int = 0, validation_fraction: float = 0.0,
-                              test_fraction: float = 0.1, use_cache: bool = True) -> Task:
+@dataclass(frozen=True, kw_only=True)
+class LraImageSettings:
+    """lra/image: where the images are, and which of them to keep."""
+
+    path: str | os.PathLike = "cifar-10-batches-py"
+    """A cifar-10-batches-py folder, a folder of idx files (MNIST), a .npz file, or 'fashion-mnist'."""
+    num_labels: int | None = None
+    """Classes; None: the largest label id + 1."""
+    max_examples: int | None = None
+    """Caps the images kept per split (None: all)."""
+    seed: int = 0
+    """Seeds the choice of the images carved into splits the source lacks."""
+    validation_fraction: float = 0.0
+    """The share of train carved into a validation split, if the source has none (0: none)."""
+    test_fraction: float = 0.1
+    """The share of train carved into a test split, if the source has none (CIFAR-10 and MNIST have one)."""
+
+    def __post_init__(self):
+        for name in ("num_labels", "max_examples"):
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), name, minimum=1, where=NAME)
+        check_int(self.seed, "seed", minimum=0, where=NAME)
+        check_fractions(self.validation_fraction, self.test_fraction, NAME)
+
+
+def image_classification_task(settings: LraImageSettings, use_cache: bool = True) -> Task:
     """Sequential (grayscale, row-major) image classification from `path`; see the module docstring.
 
     seed, validation_fraction and test_fraction carve splits the source lacks from train (CIFAR-10 and
     MNIST have train and test, so only validation); then max_examples caps the images kept per split.
     """
-    _, resolved, files = find_source(path)
+    s = settings
+    _, resolved, files = find_source(s.path)
 
     def build() -> dict[str, Any]:
         images = read_images(resolved)
@@ -238,23 +265,28 @@ def image_classification_task(path: str = "cifar-10-batches-py", num_labels: int
             sizes = ", ".join(f"{split}: {shape}" for split, shape in shapes.items())
             raise ValueError(f"{resolved}: the splits' images differ in size ({sizes}); every split must hold "
                              "images of one size.")
-        index = carve_splits({s: list(range(len(y))) for s, (_, y) in images.items()}, validation_fraction,
-                             test_fraction, seed)
+        index = carve_splits({split: list(range(len(y))) for split, (_, y) in images.items()},
+                             s.validation_fraction, s.test_fraction, s.seed)
         out = {}
         for split, rows in index.items():
             x, y = images[split] if split in images else images["train"]
-            rows = np.asarray(rows[:max_examples], dtype=np.int64)
+            rows = np.asarray(rows[:s.max_examples], dtype=np.int64)
             out[split] = {"input_ids": to_tokens(x[rows]), "labels": torch.from_numpy(y[rows])}
         return out
 
-    settings = {"path": str(resolved.resolve()), "source": source_fingerprint(files), "max_examples": max_examples,
-                "seed": seed, "validation_fraction": validation_fraction, "test_fraction": test_fraction}
-    data = cached("lra/image", settings, build, use_cache)
-    count = count_labels({s: d["labels"] for s, d in data.items()}, num_labels, str(resolved))
-    datasets = {s: SequenceDataset(d["input_ids"], d["labels"]) for s, d in data.items()}
+    recorded = {"path": str(resolved.resolve()), "source": source_fingerprint(files), "max_examples": s.max_examples,
+                "seed": s.seed, "validation_fraction": s.validation_fraction, "test_fraction": s.test_fraction}
+    data = cached(NAME, recorded, build, use_cache)
+    count = count_labels({split: d["labels"] for split, d in data.items()}, s.num_labels, str(resolved))
+    datasets = {split: SequenceDataset(d["input_ids"], d["labels"]) for split, d in data.items()}
     length = data["train"]["input_ids"].shape[1]
-    return Task(name="lra/image", kind="classification", vocab_size=256, train=datasets["train"], test=datasets["test"],
+    return Task(name=NAME, kind="classification", vocab_size=256, train=datasets["train"], test=datasets["test"],
                 validation=datasets.get("validation"), num_labels=count, max_length=length,
                 pad_token_id=0,  # never used: every image of a source has the same H * W
-                metadata={"path": str(resolved), "examples": {s: len(d) for s, d in datasets.items()},
+                metadata={"path": str(resolved), "examples": {split: len(d) for split, d in datasets.items()},
                           "sequence_length": length})
+
+
+TASKS = (TaskSpec(NAME, LraImageSettings, image_classification_task, "LRA image: sequential classification of "
+                  "grayscale pixel sequences (CIFAR-10, MNIST, ...)."),)
+"""The task of this module, for the registry (registry.py)."""

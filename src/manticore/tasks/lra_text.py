@@ -19,18 +19,20 @@ texts are truncated), labels a scalar class id. With the default byte tokenizer 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 import torch
 
+from ..checks import check_int
 from .base import SequenceDataset, Task
 from .cache import cached
-from .files import (Record, carve_splits, check_encoding, count_labels, is_hf_dataset_dir, load_hf_records, read_records,
-                    read_text,
-                    source_fingerprint, split_files)
-from .registry import register
+from .files import (Record, carve_splits, check_encoding, check_fractions, count_labels, is_hf_dataset_dir,
+                    load_hf_records, read_records, read_text, source_fingerprint, split_files)
+from .spec import TaskSpec
 from .tokenizers import get_tokenizer, id_dtype
 
 RECORD_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl")
@@ -38,6 +40,7 @@ LAYOUTS = ("the aclImdb folder (train/pos, train/neg, test/pos, test/neg .txt fi
            "file; a folder of split files (train.csv, test.csv, ...); a dict split -> file; or a save_to_disk "
            "directory")
 IMDB_CLASSES = ("neg", "pos")
+NAME = "lra/text"
 
 
 def imdb_root(path: Path) -> Path | None:
@@ -145,44 +148,83 @@ def encode_texts(texts: list[str], tokenizer, max_length: int) -> dict[str, torc
     return {"tokens": flat, "lengths": torch.tensor([len(row) for row in rows], dtype=torch.long)}
 
 
-@register("lra/text")
-def text_classification_task(path: str | Mapping[str, str], max_length: int = 1000, tokenizer: str = "byte",
-                             text_field: str = "text", label_field: str = "label", num_labels: int | None = None,
-                             hf_config: str | None = None, max_examples: int | None = None, seed: int = 0,
-                             validation_fraction: float = 0.0, test_fraction: float = 0.1, encoding: str = "utf-8",
-                             use_cache: bool = True) -> Task:
+@dataclass(frozen=True, kw_only=True)
+class LraTextSettings:
+    """lra/text: where the labelled texts are, and how they become byte (or token) sequences."""
+
+    path: str | os.PathLike | dict[str, str]
+    """The aclImdb folder, a .csv/.tsv/.json/.jsonl file, a folder of split files, a dict split -> file, or a
+    save_to_disk directory (the module docstring has the layouts)."""
+    max_length: int = 1000
+    """Tokens per example; longer texts are truncated (LRA: 1000 for IMDb, 4000 in its longer variant)."""
+    tokenizer: str = "byte"
+    """'byte' (UTF-8 bytes, as LRA), or a Hugging Face tokenizer's folder or hub id."""
+    text_field: str = "text"
+    """The record field that holds the text (records only; e.g. 'review' for the Kaggle IMDb CSV)."""
+    label_field: str = "label"
+    """The record field that holds the label (e.g. 'sentiment')."""
+    num_labels: int | None = None
+    """Classes; None: the largest label id + 1."""
+    hf_config: str | None = None
+    """The configuration of a Hugging Face dataset, where it has several."""
+    max_examples: int | None = None
+    """Caps the examples kept per split, in file order (None: all)."""
+    seed: int = 0
+    """Seeds the choice of the examples carved into splits the source lacks."""
+    validation_fraction: float = 0.0
+    """The share of train carved into a validation split, if the source has none (0: none)."""
+    test_fraction: float = 0.1
+    """The share of train carved into a test split, if the source has none (aclImdb has one)."""
+    encoding: str = "utf-8"
+    """The text files' encoding; undecodable bytes are an error naming the file and line."""
+
+    def __post_init__(self):
+        check_int(self.max_length, "max_length", minimum=1, where=NAME)
+        for name in ("num_labels", "max_examples"):
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), name, minimum=1, where=NAME)
+        check_int(self.seed, "seed", minimum=0, where=NAME)
+        check_fractions(self.validation_fraction, self.test_fraction, NAME)
+        check_encoding(self.encoding)
+
+
+def text_classification_task(settings: LraTextSettings, use_cache: bool = True) -> Task:
     """Byte-level IMDb (or any labelled text) from `path`; see the module docstring.
 
     seed, validation_fraction and test_fraction carve splits the source lacks (aclImdb has train and test,
     so only validation); then max_examples caps the examples kept per split, in file order.
     """
-    if not isinstance(max_length, int) or max_length < 1:
-        raise ValueError(f"max_length must be a positive integer, got {max_length!r}.")
-    tok = get_tokenizer(tokenizer)
-    encoding = check_encoding(encoding)
+    s = settings
+    path, tok, encoding = s.path, get_tokenizer(s.tokenizer), check_encoding(s.encoding)
 
     def build() -> dict[str, Any]:
         root = None if isinstance(path, Mapping) else imdb_root(Path(path))
-        raw = read_imdb(root, encoding) if root else read_labelled_records(path, text_field, label_field, hf_config,
-                                                                           encoding)
-        raw = {s: e[:max_examples] for s, e in carve_splits(raw, validation_fraction, test_fraction, seed).items()}
+        raw = read_imdb(root, encoding) if root else read_labelled_records(path, s.text_field, s.label_field,
+                                                                           s.hf_config, encoding)
+        raw = {split: examples[:s.max_examples]
+               for split, examples in carve_splits(raw, s.validation_fraction, s.test_fraction, s.seed).items()}
         labels, names = label_ids(raw)
         return {"names": names or (list(IMDB_CLASSES) if root else None),
-                "splits": {split: {**encode_texts([t for t, _ in examples], tok, max_length), "labels": labels[split]}
+                "splits": {split: {**encode_texts([t for t, _ in examples], tok, s.max_length), "labels": labels[split]}
                            for split, examples in raw.items()}}
 
     path_key = {k: str(v) for k, v in path.items()} if isinstance(path, Mapping) else str(path)
-    settings = {"path": path_key, "source": source_fingerprint(source_paths(path)), "max_length": max_length,
-                "tokenizer": tok.fingerprint, "text_field": text_field, "label_field": label_field,
-                "hf_config": hf_config, "max_examples": max_examples, "seed": seed,
-                "validation_fraction": validation_fraction, "test_fraction": test_fraction, "encoding": encoding}
-    data = cached("lra/text", settings, build, use_cache)
+    recorded = {"path": path_key, "source": source_fingerprint(source_paths(path)), "max_length": s.max_length,
+                "tokenizer": tok.fingerprint, "text_field": s.text_field, "label_field": s.label_field,
+                "hf_config": s.hf_config, "max_examples": s.max_examples, "seed": s.seed,
+                "validation_fraction": s.validation_fraction, "test_fraction": s.test_fraction, "encoding": encoding}
+    data = cached(NAME, recorded, build, use_cache)
     splits = data["splits"]
-    count = count_labels({s: d["labels"] for s, d in splits.items()}, num_labels, str(path_key))
-    datasets = {s: SequenceDataset(list(d["tokens"].split(d["lengths"].tolist())), d["labels"])
-                for s, d in splits.items()}
-    return Task(name="lra/text", kind="classification", vocab_size=tok.vocab_size, train=datasets["train"],
-                test=datasets["test"], validation=datasets.get("validation"), num_labels=count, max_length=max_length,
-                pad_token_id=tok.pad_token_id,
+    count = count_labels({split: d["labels"] for split, d in splits.items()}, s.num_labels, str(path_key))
+    datasets = {split: SequenceDataset(list(d["tokens"].split(d["lengths"].tolist())), d["labels"])
+                for split, d in splits.items()}
+    return Task(name=NAME, kind="classification", vocab_size=tok.vocab_size, train=datasets["train"],
+                test=datasets["test"], validation=datasets.get("validation"), num_labels=count,
+                max_length=s.max_length, pad_token_id=tok.pad_token_id,
                 metadata={"path": path_key, "tokenizer": repr(tok), "label_names": data["names"],
-                          "examples": {s: len(d) for s, d in datasets.items()}})
+                          "examples": {split: len(d) for split, d in datasets.items()}})
+
+
+TASKS = (TaskSpec(NAME, LraTextSettings, text_classification_task, "LRA text: byte-level classification of "
+                  "labelled texts (IMDb reviews)."),)
+"""The task of this module, for the registry (registry.py)."""

@@ -1,7 +1,7 @@
 """The MAD synthetic tasks (Poli et al., 2024, "Mechanistic Design and Scaling of Hybrid Architectures").
 
 Six generated token tasks, each a `Task` of kind "lm" (paper, Appendix H, "MAD synthetics"), each with one
-settings dataclass here:
+settings dataclass here, which is also what the registry builds from a task section:
 
     mad/in-context-recall        InContextRecall: multi-query associative recall, k v k v ..., a random
                                  key -> value map per sequence
@@ -35,12 +35,12 @@ copy, blank, insert, compression, which take the last ids), except noise, whose 
 appended after it, so Task.vocab_size = vocab_size + noise_vocab_size. The paper's noisy recall ("vocab 128,
 noise vocab 16") is MAD's vocab_size 144.
 
-Presets are named constructors of each settings class. `baseline()` (the field defaults) is MAD's baseline
-for the task (configs/tasks/*.yml in MAD: 12,800 train / 1,280 test examples, vocab 16 and length 128 for
-recall, ...). `manticore_hard()` is the harder variant the Manticore paper trains on (Appendix H): vocab 128
-and 800 training examples, 80% noise, 96 tokens to copy, a memorization vocab of 8,192. Test sizes stay at
-MAD's 1,280. Keyword overrides replace the preset's values; `tasks.get(name, preset="manticore-hard", ...)`
-calls `from_preset`.
+Presets: the `preset` setting says where every setting left unset (None) comes from. "baseline" (each
+class's BASELINE) is MAD's baseline for the task (configs/tasks/*.yml in MAD: 12,800 train / 1,280 test
+examples, vocab 16 and length 128 for recall, ...). "manticore-hard" applies the class's HARD on top: the
+harder variant the Manticore paper trains on (Appendix H): vocab 128 and 800 training examples, 80% noise,
+96 tokens to copy, a memorization vocab of 8,192. Test sizes stay at MAD's 1,280. Settings given replace the
+preset's values. The named constructors `baseline()`, `manticore_hard()` and `from_preset(preset)` set it.
 
 Where we match MAD's generators (mad/data/instances.py):
 - Selective copying spaces the tokens as MAD does: each of the L - 2n - 1 blanks goes before one of the n
@@ -60,7 +60,7 @@ Where we differ, on purpose:
 - Selective copying draws from the seeded generator (MAD used the global numpy RNG for the placement, so
   its data were not reproducible).
 - Fuzzy recall's training labels skip the left padding (predicting the next pad carries no information).
-- Data are generated in vectorised numpy from a seeded generator per (seed, split) (streams.MAD_STREAMS),
+- Data are generated in vectorised numpy from a seeded generator per (seed, split) (seeded_rng.MAD_STREAMS),
   so the test split never reuses the train stream; memorization's key -> value map has a stream of its
   own, shared by both splits.
 
@@ -70,19 +70,20 @@ beside plain `accuracy` (train/engine.py).
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, fields
-from numbers import Real
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 
+from ..checks import is_int, is_number
 from .base import IGNORE_INDEX, SequenceDataset, Task
 from .cache import cached
-from .registry import register
-from .streams import MAD_STREAMS, split_rng
+from .seeded_rng import MAD_STREAMS, split_rng
+from .spec import TaskSpec
 
 # The five tasks the paper uses (Appendix H): compression needs an encoder-decoder, so it is left out.
 MAD_TASKS = (
@@ -93,7 +94,7 @@ MAD_TASKS = (
     "mad/memorization",
 )
 
-PRESETS = ("baseline", "manticore-hard")  # the named constructors baseline() and manticore_hard()
+PRESETS = ("baseline", "manticore-hard")  # the values of `preset`; also the named constructors baseline() ...
 HARD_NUM_TRAIN = 800  # the paper: "fewer training examples"; the test size stays MAD's
 
 Split = str  # "train" or "test"
@@ -108,43 +109,61 @@ Split = str  # "train" or "test"
 class MadTask(ABC):
     """The settings every MAD task shares; a subclass adds its own, validates them and generates its data.
 
-    The defaults are MAD's baseline (MADConfig); a subclass redefines those that differ for its task.
+    A setting left as None takes its preset's value (`BASELINE`, then `HARD` for "manticore-hard"); after
+    construction every setting holds its value. Two settings that differ only in `preset` are equal.
     """
 
     name: ClassVar[str]  # the registered task name, e.g. "mad/in-context-recall"
+    BASELINE: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        dict(num_train=12_800, num_test=1_280, vocab_size=16, seq_len=128))  # MAD's MADConfig
+    HARD: ClassVar[Mapping[str, Any]] = MappingProxyType(dict(vocab_size=128, num_train=HARD_NUM_TRAIN))
 
+    preset: Literal["baseline", "manticore-hard"] = field(default="baseline", compare=False)
+    """Where the settings left unset come from: MAD's baseline, or the paper's harder variant (Appendix H)."""
     seed: int = 0
-    """Seeds every random stream of the task (streams.MAD_STREAMS): the splits and memorization's map."""
-    num_train: int = 12_800
-    """N of the train split."""
-    num_test: int = 1_280
-    """N of the test split."""
-    vocab_size: int = 16
-    """Token ids the task uses, its special tokens included (noisy recall appends its noise ids after them)."""
-    seq_len: int = 128
-    """L: tokens in every example (Task.max_length)."""
+    """Seeds every random stream of the task (seeded_rng.MAD_STREAMS): the splits and memorization's map."""
+    num_train: int | None = None
+    """N of the train split (None: the preset's; baseline 12,800, manticore-hard 800)."""
+    num_test: int | None = None
+    """N of the test split (None: the preset's, 1,280)."""
+    vocab_size: int | None = None
+    """Token ids the task uses, its special tokens included (noisy recall appends its noise ids after them);
+    None: the preset's (baseline 16, manticore-hard 128)."""
+    seq_len: int | None = None
+    """L: tokens in every example (Task.max_length); None: the preset's (128)."""
 
     def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ValueError(f"{self.name}: unknown preset={self.preset!r}; accepted: {', '.join(map(repr, PRESETS))}.")
+        for setting, value in self.preset_values().items():
+            if getattr(self, setting) is None:
+                object.__setattr__(self, setting, value)  # frozen: the preset's value, once, here
         self._check_int("seed", 0)
         self._check_int("num_train", 1)
         self._check_int("num_test", 1)
 
     @classmethod
     def baseline(cls, **overrides: Any) -> MadTask:
-        """MAD's baseline settings for this task (the field defaults), with `overrides` replacing some."""
-        return cls(**overrides)
+        """MAD's baseline settings for this task, with `overrides` replacing some."""
+        return cls(preset="baseline", **overrides)
 
     @classmethod
     def manticore_hard(cls, **overrides: Any) -> MadTask:
-        """The Manticore paper's harder variant (Appendix H): vocab 128, 800 training examples."""
-        return cls(**{"vocab_size": 128, "num_train": HARD_NUM_TRAIN, **overrides})
+        """The Manticore paper's harder variant (Appendix H; the class's HARD), with `overrides` replacing some."""
+        return cls(preset="manticore-hard", **overrides)
 
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> MadTask:
-        """The named constructor for `preset` ("baseline" or "manticore-hard"), given the overrides."""
-        if preset not in PRESETS:
-            raise ValueError(f"{cls.name}: unknown preset={preset!r}; accepted: {', '.join(map(repr, PRESETS))}.")
-        return getattr(cls, preset.replace("-", "_"))(**overrides)
+        """The settings of `preset` ("baseline" or "manticore-hard"), given the overrides."""
+        return cls(preset=preset, **overrides)
+
+    def preset_values(self) -> dict[str, Any]:
+        """The values this preset gives the settings left unset."""
+        return {**self.BASELINE, **(self.HARD if self.preset == "manticore-hard" else {})}
+
+    def data_settings(self) -> dict[str, Any]:
+        """Every setting but `preset` (which only filled the others in): Task.metadata["settings"], cache key."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "preset"}
 
     @property
     def task_vocab_size(self) -> int:
@@ -171,7 +190,7 @@ class MadTask(ABC):
         The cache key is derived from the task name, every setting and cache.CACHE_VERSION (bumped when a
         generator's output changes), so equal settings share an entry and old data is never loaded.
         """
-        settings = asdict(self)
+        settings = self.data_settings()
 
         def build() -> dict[str, torch.Tensor]:
             data = {}
@@ -193,7 +212,7 @@ class MadTask(ABC):
 
     def _check_int(self, setting: str, minimum: int) -> None:
         value = getattr(self, setting)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if not is_int(value):
             raise TypeError(f"{self.name}: {setting} must be an integer, got {value!r} ({type(value).__name__}).")
         if value < minimum:
             raise ValueError(f"{self.name}: {setting}={value} is too small; accepted: an integer >= {minimum}.")
@@ -204,40 +223,11 @@ class MadTask(ABC):
             raise ValueError(f"{self.name}: vocab_size={self.vocab_size} is too small; it needs >= {minimum} ({why}).")
 
 
-def _registered(cls: type[MadTask]) -> type[MadTask]:
-    """Register cls.name: tasks.get(name, preset=..., use_cache=..., **settings) -> cls.from_preset(...).task().
-
-    The builder's signature lists every setting, so the registry names them when it rejects an unknown one.
-    A setting given as None keeps the preset's value, as before (seed has no preset value).
-    """
-
-    def build(preset: str = "baseline", *, use_cache: bool = True, **settings: Any) -> Task:
-        overrides = {k: v for k, v in settings.items() if v is not None or k == "seed"}
-        return cls.from_preset(preset, **overrides).task(preset, use_cache)
-
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    params = [inspect.Parameter("preset", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="baseline")]
-    params += [inspect.Parameter(f.name, keyword, default=0 if f.name == "seed" else None) for f in fields(cls)]
-    params.append(inspect.Parameter("use_cache", keyword, default=True))
-    build.__signature__ = inspect.Signature(params, return_annotation=Task)
-    build.__name__ = build.__qualname__ = cls.__name__
-    build.__doc__ = cls.__doc__
-
-    def validate(preset: str = "baseline", *, use_cache: bool = True, **settings: Any) -> None:
-        """Check the settings (the settings dataclass validates them) without generating any data."""
-        cls.from_preset(preset, **{k: v for k, v in settings.items() if v is not None or k == "seed"})
-
-    build.validate = validate
-    register(cls.name)(build)
-    return cls
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The six tasks
 # ---------------------------------------------------------------------------------------------------------
 
 
-@_registered
 @dataclass(frozen=True, kw_only=True)
 class InContextRecall(MadTask):
     """Multi-query associative recall: k v k v ... with a random key -> value map per sequence.
@@ -286,7 +276,6 @@ class InContextRecall(MadTask):
         return metadata
 
 
-@_registered
 @dataclass(frozen=True, kw_only=True)
 class NoisyInContextRecall(InContextRecall):
     """Recall where each pair slot holds two noise tokens with probability frac_noise.
@@ -296,22 +285,20 @@ class NoisyInContextRecall(InContextRecall):
     """
 
     name = "mad/noisy-in-context-recall"
+    BASELINE = MappingProxyType({**MadTask.BASELINE, "frac_noise": 0.2, "noise_vocab_size": 16})
+    HARD = MappingProxyType({**MadTask.HARD, "frac_noise": 0.8})  # the paper: vocab 128, noise vocab 16, 80% noise
 
-    frac_noise: float = 0.2
-    """Probability that a pair slot is noise; accepted: 0 <= frac_noise < 1."""
-    noise_vocab_size: int = 16
-    """Noise token ids, appended after vocab_size; at least 1 when frac_noise > 0."""
-
-    @classmethod
-    def manticore_hard(cls, **overrides: Any) -> MadTask:
-        """The paper's noisy recall (Appendix H): vocab 128, noise vocab 16, 80% noise, 800 training examples."""
-        return cls(**{"vocab_size": 128, "frac_noise": 0.8, "num_train": HARD_NUM_TRAIN, **overrides})
+    frac_noise: float | None = None
+    """Probability that a pair slot is noise; accepted: 0 <= frac_noise < 1. None: the preset's (baseline 0.2,
+    manticore-hard 0.8)."""
+    noise_vocab_size: int | None = None
+    """Noise token ids, appended after vocab_size; at least 1 when frac_noise > 0. None: the preset's (16)."""
 
     def __post_init__(self):
         super().__post_init__()
         frac = self.frac_noise
-        if isinstance(frac, bool) or not isinstance(frac, Real):
-            raise TypeError(f"{self.name}: frac_noise must be a number, got {frac!r}.")
+        if not is_number(frac):
+            raise TypeError(f"{self.name}: frac_noise must be a finite number, got {frac!r}.")
         if not 0 <= frac < 1:
             raise ValueError(f"{self.name}: frac_noise={frac} is out of range; accepted: 0 <= frac_noise < 1.")
         self._check_int("noise_vocab_size", 1 if frac > 0 else 0)
@@ -320,7 +307,6 @@ class NoisyInContextRecall(InContextRecall):
         return self.frac_noise, self.noise_vocab_size
 
 
-@_registered
 @dataclass(frozen=True, kw_only=True)
 class FuzzyInContextRecall(MadTask):
     """Recall where keys are motifs of 1..k_motif_size tokens and values of 1..v_motif_size tokens.
@@ -330,11 +316,12 @@ class FuzzyInContextRecall(MadTask):
     """
 
     name = "mad/fuzzy-in-context-recall"
+    BASELINE = MappingProxyType({**MadTask.BASELINE, "k_motif_size": 3, "v_motif_size": 3})
 
-    k_motif_size: int = 3
-    """k: the most tokens in a key motif."""
-    v_motif_size: int = 3
-    """v: the most tokens in a value motif."""
+    k_motif_size: int | None = None
+    """k: the most tokens in a key motif (None: the preset's, 3)."""
+    v_motif_size: int | None = None
+    """v: the most tokens in a value motif (None: the preset's, 3)."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -369,7 +356,6 @@ class FuzzyInContextRecall(MadTask):
         )
 
 
-@_registered
 @dataclass(frozen=True, kw_only=True)
 class SelectiveCopying(MadTask):
     """num_tokens_to_copy (n) tokens scattered among blanks, the copy token, then n blanks.
@@ -384,16 +370,14 @@ class SelectiveCopying(MadTask):
     """
 
     name = "mad/selective-copying"
+    BASELINE = MappingProxyType({**MadTask.BASELINE, "seq_len": 256, "num_tokens_to_copy": 16})
+    HARD = MappingProxyType({**MadTask.HARD, "num_tokens_to_copy": 96})  # the paper: 96 tokens to copy
 
-    seq_len: int = 256
-    """L: tokens in every example; at least 2 * num_tokens_to_copy + 2."""
-    num_tokens_to_copy: int = 16
-    """n: the tokens scattered among the blanks, to be copied after the copy token."""
-
-    @classmethod
-    def manticore_hard(cls, **overrides: Any) -> MadTask:
-        """The paper's harder copying (Appendix H): vocab 128, 96 tokens to copy, 800 training examples."""
-        return cls(**{"vocab_size": 128, "num_tokens_to_copy": 96, "num_train": HARD_NUM_TRAIN, **overrides})
+    seq_len: int | None = None
+    """L: tokens in every example; at least 2 * num_tokens_to_copy + 2. None: the preset's (256)."""
+    num_tokens_to_copy: int | None = None
+    """n: the tokens scattered among the blanks, to be copied after the copy token. None: the preset's
+    (baseline 16, manticore-hard 96)."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -415,7 +399,6 @@ class SelectiveCopying(MadTask):
                     num_blanks=self.seq_len - 2 * self.num_tokens_to_copy - 1, scored=dict(train=scored, test=scored))
 
 
-@_registered
 @dataclass(frozen=True, kw_only=True)
 class Memorization(MadTask):
     """(key, insert) pairs; the label at each insert token is the key's value under one fixed map.
@@ -427,18 +410,16 @@ class Memorization(MadTask):
     """
 
     name = "mad/memorization"
+    BASELINE = MappingProxyType({**MadTask.BASELINE, "num_train": 256, "vocab_size": 256, "seq_len": 32})
+    HARD = MappingProxyType({"vocab_size": 8192})  # the paper: a vocab of 8,192; the sizes stay MAD's
 
-    num_train: int = 256
-    """N of the train split: memorization trains on few examples; the test asks about the keys they hold."""
-    vocab_size: int = 256
-    """Token ids: keys, values and the insert token."""
-    seq_len: int = 32
-    """L: tokens in every example, (key, insert) pairs, so even."""
-
-    @classmethod
-    def manticore_hard(cls, **overrides: Any) -> MadTask:
-        """The paper's harder memorization (Appendix H): a vocab of 8,192; the sizes stay MAD's."""
-        return cls(**{"vocab_size": 8192, **overrides})
+    num_train: int | None = None
+    """N of the train split: memorization trains on few examples; the test asks about the keys they hold.
+    None: the preset's (256)."""
+    vocab_size: int | None = None
+    """Token ids: keys, values and the insert token. None: the preset's (baseline 256, manticore-hard 8,192)."""
+    seq_len: int | None = None
+    """L: tokens in every example, (key, insert) pairs, so even. None: the preset's (32)."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -469,7 +450,6 @@ class Memorization(MadTask):
                     scored=dict(train=scored, test=f"{scored}; test keys all occur in the train split"))
 
 
-@_registered
 @dataclass(frozen=True, kw_only=True)
 class Compression(MadTask):
     """Random tokens [0, vocab_size - 1) and the compression token vocab_size - 1 at the end.
@@ -481,14 +461,11 @@ class Compression(MadTask):
     """
 
     name = "mad/compression"
+    BASELINE = MappingProxyType({**MadTask.BASELINE, "seq_len": 32})
+    HARD = MappingProxyType({})  # the paper omits compression, so its hard preset is MAD's baseline
 
-    seq_len: int = 32
-    """L: tokens in every example, the compression token included."""
-
-    @classmethod
-    def manticore_hard(cls, **overrides: Any) -> MadTask:
-        """The paper omits compression, so its hard preset is MAD's baseline."""
-        return cls(**overrides)
+    seq_len: int | None = None
+    """L: tokens in every example, the compression token included. None: the preset's (32)."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -507,6 +484,15 @@ class Compression(MadTask):
 SETTINGS: dict[str, type[MadTask]] = {cls.name: cls for cls in (
     InContextRecall, FuzzyInContextRecall, NoisyInContextRecall, SelectiveCopying, Memorization, Compression)}
 """Each task name's settings class."""
+
+
+def mad_task(settings: MadTask, use_cache: bool = True) -> Task:
+    """The registry's builder of every MAD task: generate (or load) the data these settings describe."""
+    return settings.task(settings.preset, use_cache)
+
+
+TASKS = tuple(TaskSpec(name, cls, mad_task, "MAD: " + cls.__doc__.strip().splitlines()[0]) for name, cls in SETTINGS.items())
+"""The MAD tasks, for the registry (registry.py)."""
 
 
 def _shift(tokens: np.ndarray, scored: np.ndarray | None) -> np.ndarray:

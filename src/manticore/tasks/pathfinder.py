@@ -79,15 +79,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
 
+from ..checks import check, check_int, check_one_of, is_int
 from .base import SequenceDataset, Task
 from .cache import cached
-from .registry import register
-from .streams import LRA_STREAMS, split_rng
+from .seeded_rng import LRA_STREAMS, split_rng
+from .spec import TaskSpec
 
 RESOLUTIONS = (32, 64, 128)  # Pathfinder-32, -64 and Path-X
 CONTOUR_LENGTHS = (6, 9, 14)  # LRA's difficulties: easy, intermediate, hard (the one LRA reports)
@@ -104,6 +105,7 @@ DISTRACTOR_TRIES = 5  # the reference tries a distractor snake 1 + 4 times
 TARGET_TRIES = 500  # restarts of the two target snakes before giving up
 ROLLBACK_ROUNDS = 2  # a stuck round is undone with the round before it ...
 MAX_ROLLBACKS = 10  # ... at most this many times per start (0: restart at once, as the reference does)
+NAME = "lra/pathfinder"
 
 
 @dataclass(frozen=True)
@@ -512,54 +514,75 @@ def generate_images(rng: np.random.Generator, num_images: int, resolution: int =
     return images, labels.astype(np.int64)
 
 
-def _check_settings(resolution, contour_length, num_distractors, preset, sizes: dict) -> None:
-    """Raise a ValueError naming the first bad setting."""
-    if not isinstance(resolution, int) or resolution not in RESOLUTIONS:
-        raise ValueError(f"lra/pathfinder: resolution must be one of {RESOLUTIONS} (128 is Path-X), got {resolution!r}.")
-    longest = max_contour_length(resolution)
-    if not isinstance(contour_length, int) or isinstance(contour_length, bool) or not 2 <= contour_length <= longest:
-        raise ValueError(f"lra/pathfinder: contour_length must be an integer from 2 to {longest} paddles at resolution "
-                         f"{resolution} (LRA's difficulties are {CONTOUR_LENGTHS}), got {contour_length!r}.")
-    if num_distractors is not None and (not isinstance(num_distractors, int) or num_distractors < 0):
-        raise ValueError(f"lra/pathfinder: num_distractors must be None (LRA's default for the resolution) or an "
-                         f"integer >= 0, got {num_distractors!r}.")
-    if preset not in SIZE_PRESETS:
-        raise ValueError(f"lra/pathfinder: preset must be one of {', '.join(map(repr, SIZE_PRESETS))}, got {preset!r}.")
-    for name, value in sizes.items():
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise ValueError(f"lra/pathfinder: {name} must be an integer >= 0, got {value!r}.")
+@dataclass(frozen=True, kw_only=True)
+class PathfinderSettings:
+    """lra/pathfinder: Pathfinder-32 at LRA's hardest contour length, with a CPU-sized split by default."""
+
+    resolution: Literal[32, 64, 128] = 32
+    """R: images are R x R pixels, R * R tokens (32 and 64: Pathfinder; 128: Path-X)."""
+    contour_length: int = 14
+    """Paddles per target snake, the difficulty: LRA's are 6, 9 and 14 (the one LRA reports); at most 20."""
+    num_train: int | None = None
+    """Training images (None: the preset's)."""
+    num_test: int | None = None
+    """Test images (None: the preset's)."""
+    num_validation: int | None = None
+    """Validation images (None: the preset's)."""
+    seed: int = 0
+    """Seeds each split's random stream (seeded_rng.LRA_STREAMS)."""
+    num_distractors: int | None = None
+    """Distractor snakes per image (None: LRA's count for the resolution and contour length)."""
+    preset: Literal["cpu", "lra"] = "cpu"
+    """Split sizes: 'cpu', an eighth of LRA's (20,000 / 2,500 / 2,500 train / validation / test images), or
+    'lra', LRA's (160,000 / 20,000 / 20,000)."""
+
+    def __post_init__(self):
+        check_one_of(self.resolution, "resolution", RESOLUTIONS, NAME)
+        longest = max_contour_length(self.resolution)
+        check(is_int(self.contour_length) and 2 <= self.contour_length <= longest, "contour_length",
+              self.contour_length, f"an integer from 2 to {longest} paddles at resolution {self.resolution} "
+              f"(LRA's difficulties are {CONTOUR_LENGTHS})", NAME)
+        check_one_of(self.preset, "preset", SIZE_PRESETS, NAME)
+        check_int(self.seed, "seed", minimum=0, where=NAME)
+        for name in ("num_train", "num_test", "num_validation", "num_distractors"):
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), name, minimum=0, where=NAME)
+
+    def sizes(self) -> dict[str, int]:
+        """num_train, num_test, num_validation: each as given, else the preset's."""
+        given = {"num_train": self.num_train, "num_test": self.num_test, "num_validation": self.num_validation}
+        return {name: SIZE_PRESETS[self.preset][name] if value is None else value for name, value in given.items()}
 
 
-@register("lra/pathfinder")
-def pathfinder(resolution: int = 32, contour_length: int = 14, num_train: int | None = None,
-               num_test: int | None = None, num_validation: int | None = None, seed: int = 0,
-               num_distractors: int | None = None, preset: str = "cpu", use_cache: bool = True) -> Task:
+def pathfinder(settings: PathfinderSettings, use_cache: bool = True) -> Task:
     """LRA Pathfinder (resolution 32 or 64) or Path-X (128): binary classification of pixel sequences.
 
-    Split sizes come from `preset`: "cpu" (the default) is an eighth of LRA's, 20,000 / 2,500 / 2,500
-    train / validation / test images, for CPUs; "lra" is LRA's 160,000 / 20,000 / 20,000. A num_* given
-    overrides its preset value. One core draws about 400 / 250 / 120 images a second at 32 px and contour
-    length 6 / 9 / 14, and 270 / 160 / 50 at 128 px, so the "cpu" preset at 14 paddles takes about 4 minutes
-    at 32 px and 9 at 128 px; "lra" eight times as long. contour_length sets the difficulty (LRA: 6, 9, 14 paddles; 14 is what LRA
-    reports); num_distractors=None uses LRA's count for the resolution and contour length.
+    One core draws about 400 / 250 / 120 images a second at 32 px and contour length 6 / 9 / 14, and
+    270 / 160 / 50 at 128 px, so the "cpu" preset at 14 paddles takes about 4 minutes at 32 px and 9 at
+    128 px; "lra" eight times as long.
     """
-    sizes = {"num_train": num_train, "num_test": num_test, "num_validation": num_validation}
-    _check_settings(resolution, contour_length, num_distractors, preset, sizes)
-    sizes = {name: SIZE_PRESETS[preset][name] if value is None else value for name, value in sizes.items()}
-    settings = dict(resolution=resolution, contour_length=contour_length, seed=seed,
-                    num_distractors=num_distractors, generator=GENERATOR, **sizes)
+    s, sizes = settings, settings.sizes()
+    recorded = dict(resolution=s.resolution, contour_length=s.contour_length, seed=s.seed,
+                    num_distractors=s.num_distractors, generator=GENERATOR, **sizes)
 
     def build() -> dict:
         data = {}
         for split in ("train", "validation", "test"):
-            rng = split_rng(seed, split, LRA_STREAMS)
-            images, labels = generate_images(rng, sizes[f"num_{split}"], resolution, contour_length, num_distractors)
+            rng = split_rng(s.seed, split, LRA_STREAMS)
+            images, labels = generate_images(rng, sizes[f"num_{split}"], s.resolution, s.contour_length,
+                                             s.num_distractors)
             data[split] = {"pixels": torch.from_numpy(images.reshape(len(images), -1)),  # row-major, uint8
                            "labels": torch.from_numpy(labels)}
         return data
 
-    data = cached("lra/pathfinder", settings, build, use_cache)
+    data = cached(NAME, recorded, build, use_cache)
     splits = {split: SequenceDataset(d["pixels"], d["labels"]) for split, d in data.items()}
-    return Task(name="lra/pathfinder", kind="classification", vocab_size=256, num_labels=2,
+    return Task(name=NAME, kind="classification", vocab_size=256, num_labels=2,
                 train=splits["train"], test=splits["test"], validation=splits["validation"],
-                max_length=resolution ** 2, metadata={"resolution": resolution, "preset": preset, "settings": settings})
+                max_length=s.resolution ** 2, metadata={"resolution": s.resolution, "preset": s.preset,
+                                                        "settings": recorded})
+
+
+TASKS = (TaskSpec(NAME, PathfinderSettings, pathfinder, "LRA Pathfinder (32, 64 px) and Path-X (128 px): are the "
+                  "two markers on one dashed snake? Binary classification of pixel sequences."),)
+"""The task of this module, for the registry (registry.py)."""

@@ -1,44 +1,63 @@
-"""The registry of named tasks: `register` a builder under a name, `get` a Task by name."""
+"""The registry of named tasks: the one list of the built-in task modules, and `get`, `names`, `register` and
+`check_settings` over it.
+
+    tasks.get("lra/listops", num_train=1000)          # spec.build(ListOpsSettings(num_train=1000), use_cache=True)
+    check_settings("lm/stream", {"path": "/data/"})  # the settings only, no data read: run configs, offline
+    tasks.register(TaskSpec(...))                     # a task of your own (spec.py shows one)
+
+    @tasks.register("my/copy")                        # or a function whose keyword arguments are its settings
+    def copy_task(length: int = 16, seed: int = 0) -> Task: ...
+
+Each task module declares its tasks as a module-level tuple `TASKS` of `TaskSpec`s. Adding a task module is
+one line in `BUILT_IN`.
+"""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from .base import Task
+from . import completions, listops, lm, lra_image, lra_text, mad, pathfinder, streaming
+from .spec import TASKS, TaskSpec
 
-TASKS: dict[str, Callable[..., Task]] = {}
+if TYPE_CHECKING:
+    from .base import Task
+
+BUILT_IN = (mad, listops, pathfinder, lra_text, lra_image, lm, streaming, completions)
+for _module in BUILT_IN:
+    for _spec in _module.TASKS:
+        TASKS.register(_spec)
 
 
-def register(name: str) -> Callable[[Callable[..., Task]], Callable[..., Task]]:
-    """Decorator: register a function that builds a Task from keyword settings."""
+def register(spec: TaskSpec | str):
+    """Add a TaskSpec under its name (replacing a task of that name); returns it.
 
-    def add(builder: Callable[..., Task]) -> Callable[..., Task]:
-        TASKS[name] = builder
-        return builder
+    Also a decorator over a function whose keyword arguments are its settings, `@register("my/task")`
+    (`TaskSpec.from_function`); it returns the function.
+    """
+    if not isinstance(spec, str):
+        return TASKS.register(spec)
+
+    def add(function: Callable[..., Task]) -> Callable[..., Task]:
+        TASKS.register(TaskSpec.from_function(spec, function))
+        return function
 
     return add
 
 
 def names() -> list[str]:
-    """Every registered task name, e.g. 'mad/in-context-recall', 'lra/listops', 'lm/text'."""
+    """Every registered task name, sorted: 'lm/text', 'lra/listops', 'mad/in-context-recall', ..."""
     return sorted(TASKS)
 
 
-def check_settings(name: str, settings: dict) -> None:
-    """Raise if `name` is not a registered task (ValueError) or takes none of some settings (TypeError)."""
-    if name not in TASKS:
-        raise ValueError(f"Unknown task {name!r}. Registered tasks: {', '.join(names())}.")
-    accepted = inspect.signature(TASKS[name]).parameters
-    unknown = [k for k in settings if k not in accepted]
-    if unknown and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-        raise TypeError(f"Task {name!r} got unknown setting(s) {unknown}; accepted: {', '.join(accepted)}.")
-    validate = getattr(TASKS[name], "validate", None)  # a task that can check its values without building
-    if validate is not None:
-        validate(**settings)
+def check_settings(name: str, settings: dict[str, Any]) -> None:
+    """Build the settings of task `name` without building the task (no file, tokenizer or hub is touched).
+
+    Unknown task: ValueError listing the tasks. A setting it does not take or of the wrong type:
+    TaskSettingError (a TypeError and a ValueError). A bad value: ValueError naming it."""
+    TASKS.get(name).settings_from(settings)
 
 
 def get(name: str, **settings) -> Task:
-    """Build the task `name` with the given settings; errors name what is accepted."""
-    check_settings(name, settings)
-    return TASKS[name](**settings)
+    """The task `name` built with `settings`; errors name the value and what is accepted."""
+    return TASKS.get(name).task(settings)

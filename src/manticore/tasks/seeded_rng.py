@@ -1,8 +1,9 @@
-"""Seeded random streams for generated tasks: one independent numpy generator per (seed, stream).
+"""Seeded random number generators for the generated tasks: one independent numpy generator per (seed, stream).
 
-A stream is usually a split ("train", "test", ...), so that one split never reuses another's random
-numbers and a split's data do not depend on the other splits' sizes. Each task family numbers its streams
-in a table below; the generator for (seed, stream) is `np.random.default_rng([seed, number])`.
+A stream of random numbers (not a streamed corpus: that is streaming.py) is usually a split ("train",
+"test", ...), so that one split never reuses another's random numbers and a split's data do not depend on
+the other splits' sizes. Each task family numbers its streams in a table below; the generator for
+(seed, stream) is `np.random.default_rng([seed, number])`.
 
 The numbers are part of the data: changing one changes every dataset generated from it (and a cached
 dataset would no longer match its settings), so they are fixed. The two families number their splits

@@ -1,19 +1,19 @@
 """Streamed corpora: training text read, tokenised and packed on the fly, never held whole in memory.
 
-`lm/text` with `streaming: true` (projector pretraining on a large corpus):
+The task `lm/stream` (projector pretraining on a large corpus; `StreamSettings`):
 
-    task: {name: lm/text, streaming: true, path: /data/fineweb/, block_size: 2048, tokenizer: EleutherAI/pythia-410m}
-    task: {name: lm/text, streaming: true, format: hf, path: HuggingFaceFW/fineweb, hf_config: sample-10BT}
+    task: {name: lm/stream, path: /data/fineweb/, block_size: 2048, tokenizer: EleutherAI/pythia-410m}
+    task: {name: lm/stream, format: hf, path: HuggingFaceFW/fineweb, hf_config: sample-10BT}
 
 Sources (`Source`): local shards, a directory (searched recursively), a glob pattern, a file, or a list of them,
 of JSON lines (.jsonl, or .json holding one record a line), Parquet (.parquet) or text (.txt: a line is a
 document); or, with format "hf", a Hugging Face dataset read with `load_dataset(..., streaming=True)`, whose
 shards are its data files (`IterableDataset.shard`). Records follow lm/text's formats ("text" with
-`text_field`, "alpaca", "eli5").
+`text_field`, "alpaca", "eli5"; lm.py), and the settings they share are lm.py's `TextSource`.
 
 Training split (`StreamedText`): documents are tokenised a few at a time (`READ_AHEAD`) and packed into one
 stream, eos + doc + eos + doc ..., cut into blocks of `block_size` inputs with next-token labels, exactly as
-lm/text packs an in-memory split. It is endless: when a process's documents run out (or its share of
+lm/text packs an in-memory split (packing.py). It is endless: when a process's documents run out (or its share of
 `max_tokens` is read), its next epoch starts, so processes never fall out of step.
 
 - Order: with `shuffle`, each epoch visits the shards in a new seeded order (the training seed and the epoch)
@@ -33,14 +33,19 @@ lm/text packs an in-memory split. It is endless: when a process's documents run 
 - Test split (held in memory, at most `eval_documents` documents and `eval_tokens` tokens): the first documents
   of the files at `eval_path`, or of the hub dataset's split `hf_eval_split`, or else of the source itself (in
   its own order: first shard first), which the training stream then skips. There is no validation split.
+
+What lm/text does with a split held in memory does not apply here, so lm/stream has no `pack` (always on),
+`max_examples`, `validation_fraction` or `test_fraction` (refused, with why), and caches nothing.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -49,7 +54,11 @@ import numpy as np
 import torch
 
 from .base import IGNORE_INDEX, Task
-from .files import Record
+from .files import Record, check_encoding
+from .lm import TextSource, check_count, check_format, detect_format, record_examples
+from .packing import blocks, encode_split, join_example
+from .spec import TaskSpec
+from .tokenizers import get_tokenizer
 
 STREAM_SUFFIXES = (".jsonl", ".json", ".parquet", ".txt")
 READ_AHEAD = 64  # documents tokenised per call
@@ -249,10 +258,7 @@ class BlockStream:
 
     def __init__(self, data: StreamedText, batch_size: int, collate: Callable, seed: int = 0, rank: int = 0,
                  world: int = 1):
-        from .lm import _join  # one example's tokens + eos and which are scored: the same as an in-memory split
-
         self.data, self.batch_size, self.collate, self.rank, self.world = data, batch_size, collate, rank, world
-        self._join = _join
         self.documents = data.documents(seed, rank, world)
         if data.tokenizer.eos_token_id is None:
             raise ValueError(f"{data.tokenizer!r} has no eos (or sep) token; streamed text joins documents with it.")
@@ -333,7 +339,7 @@ class BlockStream:
         texts = [text for exs in examples for example in exs for text, _ in example]
         ids = iter(encode(texts) if texts else [])
         for exs in examples:
-            pieces = [self._join(example, ids, self.eos, np.int64) for example in exs]
+            pieces = [join_example(example, ids, self.eos, np.int64) for example in exs]  # as an in-memory split
             tokens = np.concatenate([t for t, _ in pieces]) if pieces else np.zeros(0, np.int64)
             scored = np.concatenate([s for _, s in pieces]) if pieces else np.zeros(0, bool)
             self._append(tokens, scored, [self.epoch, self.read_docs, len(tokens), self.epoch_tokens])
@@ -381,54 +387,93 @@ class BlockStream:
 
 
 # --- the task ------------------------------------------------------------------------------------------------------
-def check_settings(path: Any, hf: bool, block_size: int, shuffle_buffer: int, max_tokens: int | None,
-                   eval_path: Any, hf_eval_split: str | None, eval_documents: int, eval_tokens: int | None) -> None:
-    """The values of a streamed task's settings (no file or hub is touched)."""
-    for name, value, least in (("block_size", block_size, 1), ("shuffle_buffer", shuffle_buffer, 0),
-                               ("eval_documents", eval_documents, 1), ("max_tokens", max_tokens, 1),
-                               ("eval_tokens", eval_tokens, 1)):
-        if value is None and name in ("max_tokens", "eval_tokens"):
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}{' or None' if name.endswith('tokens') else ''}, "
-                             f"got {value!r}.")
-    if isinstance(path, Mapping):
-        raise ValueError("streaming takes path as the training split's shards (a directory, glob, file or list), "
-                         f"not a dict of splits ({sorted(path)}); give the test split's files as eval_path.")
-    if eval_path is not None and hf_eval_split is not None:
-        raise ValueError(f"Give the test split as eval_path ({eval_path!r}) or hf_eval_split ({hf_eval_split!r}), "
-                         "not both.")
-    if hf_eval_split is not None and not hf:
-        raise ValueError(f"hf_eval_split={hf_eval_split!r} names a split of a Hugging Face dataset; it needs "
-                         "format='hf' (local shards take eval_path).")
+IN_MEMORY_ONLY = ("streamed text is always packed, its epoch is capped by max_tokens, and its test split is "
+                  "eval_documents (or eval_path / hf_eval_split)")
 
 
-def streamed_task(name: str, path: Any, hf: bool, format: str, examples: Callable[[Record], list], tokenizer,
-                  block_size: int, *, text_field: str = "text", hf_config: str | None = None, hf_split: str = "train",
-                  shuffle: bool = True, shuffle_buffer: int = 1000, max_tokens: int | None = None,
-                  eval_path: Any = None, hf_eval_split: str | None = None, eval_documents: int = 100,
-                  eval_tokens: int | None = None, encoding: str = "utf-8") -> Task:
-    """The Task of a streamed source: train streamed (`StreamedText`), test held in memory."""
-    from .lm import blocks, encode_split
+@dataclass(frozen=True, kw_only=True)
+class StreamSettings(TextSource):
+    """lm/stream: a corpus too large for memory, its training split read on the fly."""
 
-    check_settings(path, hf, block_size, shuffle_buffer, max_tokens, eval_path, hf_eval_split, eval_documents,
-                   eval_tokens)
-    source = Source(path, hf, text_field, hf_config, hf_split, encoding)  # missing files fail before any training
-    held: dict[int, int] = {}
-    if eval_path is not None:
-        test_records, _ = Source(eval_path, False, text_field, encoding=encoding).head(eval_documents)
-    elif hf_eval_split is not None:
-        test_records, _ = Source(path, True, text_field, hf_config, hf_eval_split).head(eval_documents)
-    else:
-        test_records, held = source.head(eval_documents)
+    path: str | os.PathLike | list[str] | dict[str, str]
+    """The training split's shards: a directory (searched recursively), a glob, a file, or a list of them, of
+    .jsonl/.json/.parquet/.txt; with format 'hf', a Hugging Face dataset name. (Not a dict of splits: the test
+    split is eval_path.)"""
+    format: str | None = None
+    """'text', 'alpaca' or 'eli5' (lm/text's record formats), or 'hf' (a hub dataset streamed with `datasets`,
+    text in text_field); None: told from the first record."""
+    max_tokens: int | None = None
+    """Each epoch ends after this many tokens, summed over the processes (None: the whole source); the run's
+    length is train.max_steps."""
+    hf_split: str = "train"
+    """format 'hf': the dataset's split to train on."""
+    shuffle: bool = True
+    """Visit the shards in a new seeded order each epoch (the training seed) and draw documents from a buffer."""
+    shuffle_buffer: int = 1000
+    """Documents in the shuffle buffer (0 or 1: no buffer)."""
+    eval_path: str | os.PathLike | list[str] | None = None
+    """Files (as path) whose first documents are the test split; None: hf_eval_split, else the source's own
+    first documents, which training then skips."""
+    hf_eval_split: str | None = None
+    """format 'hf': the dataset's split whose first documents are the test split."""
+    eval_documents: int = 100
+    """Documents in the test split (held in memory)."""
+    eval_tokens: int | None = None
+    """Caps the test split's tokens (None: all of its documents')."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_format(self.format)
+        check_count(self.shuffle_buffer, "shuffle_buffer", 0)
+        check_count(self.eval_documents, "eval_documents", 1)
+        check_count(self.eval_tokens, "eval_tokens", 1, optional=True)
+        if isinstance(self.path, Mapping):
+            raise ValueError("lm/stream takes path as the training split's shards (a directory, glob, file or list), "
+                             f"not a dict of splits ({sorted(self.path)}); give the test split's files as eval_path.")
+        if self.eval_path is not None and self.hf_eval_split is not None:
+            raise ValueError(f"Give the test split as eval_path ({self.eval_path!r}) or hf_eval_split "
+                             f"({self.hf_eval_split!r}), not both.")
+        if self.hf_eval_split is not None and self.format != "hf":
+            raise ValueError(f"hf_eval_split={self.hf_eval_split!r} names a split of a Hugging Face dataset; it "
+                             "needs format='hf' (local shards take eval_path).")
+
+
+def stream_task(settings: StreamSettings, use_cache: bool = True) -> Task:
+    """lm/stream: train streamed (`StreamedText`), test held in memory. Nothing is cached (use_cache unused)."""
+    s, hf = settings, settings.format == "hf"
+    tokenizer, encoding = get_tokenizer(s.tokenizer), check_encoding(s.encoding)
+    source = Source(s.path, hf, s.text_field, s.hf_config, s.hf_split, encoding)  # missing files fail before training
+    format = s.format or detect_format({"train": list(islice(source.records(0), 1))}, s.text_field)
+
+    def examples(record: Record) -> list:
+        return record_examples(record, "text" if hf else format, s.text_field, s.response_only_loss)
+
+    test_records, held = _test_records(s, source, encoding)
     test_examples = [ex for record in test_records for ex in examples(record)]
-    test = blocks(encode_split(test_examples, tokenizer, True, eval_tokens), block_size, True)
+    test = blocks(encode_split(test_examples, tokenizer, True, s.eval_tokens), s.block_size, True)
     if len(test) == 0:
-        raise ValueError(f"Task {name!r}: the held-out test split has no scored tokens; raise eval_documents or "
+        raise ValueError("Task 'lm/stream': the held-out test split has no scored tokens; raise eval_documents or "
                          "give eval_path.")
-    train = StreamedText(source, held, examples, tokenizer, block_size, shuffle, shuffle_buffer, max_tokens)
-    return Task(name=name, kind="lm", vocab_size=tokenizer.vocab_size, train=train, test=test, max_length=block_size,
-                pad_token_id=tokenizer.pad_token_id, tokenizer=tokenizer,
-                metadata={"tokenizer": repr(tokenizer), "block_size": block_size, "pack": True, "streaming": True,
+    train = StreamedText(source, held, examples, tokenizer, s.block_size, s.shuffle, s.shuffle_buffer, s.max_tokens)
+    return Task(name="lm/stream", kind="lm", vocab_size=tokenizer.vocab_size, train=train, test=test,
+                max_length=s.block_size, pad_token_id=tokenizer.pad_token_id, tokenizer=tokenizer,
+                metadata={"tokenizer": repr(tokenizer), "block_size": s.block_size, "pack": True, "streaming": True,
                           "format": format, "source": source.describe(), "shards": source.num_shards,
                           "test_documents": len(test_records)})
+
+
+def _test_records(settings: StreamSettings, source: Source, encoding: str) -> tuple[list[Record], dict[int, int]]:
+    """The test split's records, and shard -> how many of its first records they are (when the source's own)."""
+    s = settings
+    if s.eval_path is not None:
+        return Source(s.eval_path, False, s.text_field, encoding=encoding).head(s.eval_documents)[0], {}
+    if s.hf_eval_split is not None:
+        return Source(s.path, True, s.text_field, s.hf_config, s.hf_eval_split).head(s.eval_documents)[0], {}
+    return source.head(s.eval_documents)
+
+
+TASKS = (TaskSpec("lm/stream", StreamSettings, stream_task, "A corpus too large for memory (local shards or a hub "
+                  "dataset), read, tokenised and packed on the fly; resumes exactly.", cached=False,
+                  refused={**dict.fromkeys(("pack", "max_examples", "validation_fraction", "test_fraction"),
+                                           IN_MEMORY_ONLY), "streaming": "lm/stream always streams"}),)
+"""The task of this module, for the registry (registry.py)."""
