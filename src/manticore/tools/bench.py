@@ -35,8 +35,8 @@ import time
 import torch
 from transformers import AutoModelForCausalLM, GPTNeoConfig, MambaConfig
 
-from .hybrid.model import ManticoreForCausalLM
-from .kernels import use_fast_scan
+from ..hybrid.model import ManticoreForCausalLM
+from ..kernels import use_fast_scan
 
 
 def component_configs(d_model: int, depth: int, vocab: int, max_len: int):
@@ -243,7 +243,7 @@ def run(args) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m manticore.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m manticore.tools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--d-model", type=int, default=128)
     parser.add_argument("--depth", type=int, default=4)

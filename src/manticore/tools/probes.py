@@ -314,6 +314,10 @@ def concurrency_and_resume(root: Path) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(prog="python -m manticore.tools.probes", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for section in (payloads, corrupt_files, bad_configs, bad_data, bad_api, concurrency_and_resume):
