@@ -29,6 +29,7 @@ from transformers.cache_utils import Cache
 from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
 from ..checks import is_int
+from .cost import Attention, LayerCost, cache_layer_kinds, linear_weights, measured_cache_bytes
 
 
 class ComponentAdapter(nn.Module):
@@ -93,6 +94,52 @@ class ComponentAdapter(nn.Module):
     @property
     def name(self) -> str:
         return f"{self.config.model_type} (d_model={self.d_model}, {self.num_blocks} blocks)"
+
+    # -- what a block costs (components/cost.py) -------------------------------------------------------------
+    def layer_cost(self, index: int) -> LayerCost:
+        """Block `index`'s parameters, FLOPs per token, KV bytes per token and recurrent-state bytes."""
+        block = self.blocks[index]
+        kind, window = self.cache_layer_kinds()[index]
+        return LayerCost(
+            params=sum(p.numel() for p in block.parameters()),
+            linear_flops=2 * linear_weights(block),
+            attention=None if kind == "recurrent" else self.attention(index, window),
+            state_bytes=self.recurrent_state_bytes(index) if kind == "recurrent" else 0,
+            scan_flops=self.scan_flops(index),
+            dtype_bytes=next(self.backbone.parameters()).element_size(),
+        )
+
+    def cache_layer_kinds(self) -> list[tuple[str, int | None]]:
+        """Per block: the kind of cache layer transformers keeps for it ('attention', 'sliding' or 'recurrent')
+        and its sliding window."""
+        if getattr(self, "_cache_kinds", None) is None:
+            self._cache_kinds = cache_layer_kinds(self.cache_config())
+        return self._cache_kinds
+
+    def attention(self, index: int, window: int | None) -> Attention | None:
+        """Block `index`'s attention from the config's head counts (None if the family has no attention)."""
+        config = self.config
+        heads = getattr(config, "num_attention_heads", None)
+        if not heads:
+            return None
+        head_dim = getattr(config, "head_dim", None) or self.d_model // heads
+        return Attention(heads, getattr(config, "num_key_value_heads", None) or heads, head_dim, window)
+
+    def recurrent_state_bytes(self, index: int) -> int:
+        """Bytes of recurrent state block `index` keeps per sequence, measured on the family's own cache (one
+        token through the base model); families that know theirs say it in closed form (Mamba)."""
+        if getattr(self, "_state_bytes", None) is None:
+            with torch.no_grad():
+                out = self.backbone(inputs_embeds=torch.zeros(1, 1, self.d_model, dtype=self.backbone.dtype),
+                                    use_cache=True)
+            cache = getattr(out, "past_key_values", None) or getattr(out, "cache_params", None)
+            self._state_bytes = measured_cache_bytes(cache) if cache is not None else [0] * self.num_blocks
+        return self._state_bytes[index]
+
+    def scan_flops(self, index: int) -> int:
+        """FLOPs per token of block `index` outside its matrix multiplies that grow with its state (0 unless the
+        family counts them: Mamba's selective scan)."""
+        return 0
 
     # -- the embedding and head (what the hybrid's own must do to reproduce this component's) -------------
     softcap_fields: ClassVar[tuple[str, ...]] = ("final_logit_softcapping", "logits_soft_cap", "output_logit_soft_cap")

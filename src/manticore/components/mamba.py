@@ -23,6 +23,20 @@ class MambaAdapter(ComponentAdapter):
         # Mamba (v1) mixers run manticore's fast CPU selective scan; no-op for Mamba2's mixers.
         use_fast_scan(self.backbone)
 
+    def recurrent_state_bytes(self, index: int) -> int:
+        """A conv state (d_inner, conv_kernel) and an SSM state (d_inner, state_size) per sequence."""
+        config = self.config
+        return config.intermediate_size * (config.conv_kernel + config.state_size) * self._state_dtype_bytes()
+
+    def scan_flops(self, index: int) -> int:
+        """Per token: 8 per (channel, state) (exp(Δ·A), Δ·B·u, the state update, C·h) and 5 per channel
+        (softplus Δ, the D skip, the z gate), channels d_inner."""
+        config = self.config
+        return config.intermediate_size * (8 * config.state_size + 5)
+
+    def _state_dtype_bytes(self) -> int:
+        return next(self.backbone.parameters()).element_size()
+
     def prepare(self, hidden, attention_mask, position_ids, cache=None) -> dict[str, Any]:
         # The mixers zero padded positions themselves from the (b, t) mask of the new positions (the cached ones
         # are in the state already).

@@ -14,6 +14,18 @@ class Mamba2Adapter(MambaAdapter):
 
     model_types = ("mamba2",)
 
+    def recurrent_state_bytes(self, index: int) -> int:
+        """A conv state (d_inner + 2·groups·state_size, conv_kernel) and an SSM state (heads, head_dim,
+        state_size) per sequence, d_inner = expand·d_model."""
+        c = self.config
+        conv = (c.expand * c.hidden_size + 2 * c.n_groups * c.state_size) * c.conv_kernel
+        return (conv + c.num_heads * c.head_dim * c.state_size) * self._state_dtype_bytes()
+
+    def scan_flops(self, index: int) -> int:
+        """Per token: 6 per (head channel, state) (B·x, the state update, C·h) and 2 per head (exp(Δ·A))."""
+        c = self.config
+        return 6 * c.num_heads * c.head_dim * c.state_size + 2 * c.num_heads
+
     @classmethod
     def scale_heads(cls, values: dict[str, Any], config: PretrainedConfig, d_model: int) -> dict[str, Any]:
         """Mamba2's heads split the mixer's expand * d_model channels: head_dim is kept (capped at that
