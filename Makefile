@@ -43,7 +43,7 @@ bench-strategies: $(STAMP)
 # a time, about 20 minutes on 2 cores; writes docs/families.md, the generated families page. Not part of `make test`,
 # which checks the families the docs name (tests/components/test_families.py).
 families: $(STAMP)
-	$(BIN)/python -m manticore.components.sweep --jobs 2 --output docs/families.md
+	$(BIN)/python -m manticore.tools.families --jobs 2 --output docs/families.md
 
 # The paper's experiments at CPU scale (configs/experiments.yaml), two runs at a time; writes EXPERIMENTS.md.
 # Not part of `make test`. Its 13 runs took 183 min summed (measured while 2-4 of them shared the 2 cores), so

@@ -19,8 +19,18 @@ import warnings
 REMOVED_IN = "0.3"
 
 
-def alias(old: str, new: str) -> None:
-    """Make the module `old` (being imported) an alias of `new`, with a DeprecationWarning."""
+def alias(name: str, new: str, old: str | None = None) -> None:
+    """Make the module `name` (being imported; its old path `old`, default `name`) an alias of `new`, with a
+    DeprecationWarning. The new package's submodules are aliased too (`manticore.train.stages.base` is
+    `manticore.workflow.stages.base`), so nothing loads twice. Run as a script (`python -m <old>`, name
+    "__main__"), it runs the new module's `main()` instead."""
+    old = old or name
     warnings.warn(f"{old} has moved to {new}; the old path works until manticore {REMOVED_IN}. "
                   f"Import {new} instead.", DeprecationWarning, stacklevel=3)
-    sys.modules[old] = importlib.import_module(new)
+    module = importlib.import_module(new)
+    if name == "__main__":
+        raise SystemExit(module.main())
+    sys.modules[name] = module
+    for loaded in list(sys.modules):
+        if loaded.startswith(new + "."):
+            sys.modules[old + loaded[len(new):]] = sys.modules[loaded]

@@ -1,11 +1,12 @@
 """The `manticore` command: thin subcommands over the library's functions.
 
 Workflow stages, one subcommand each (from the stage registry, `manticore.workflow.stages`), driven by a YAML
-run config (see configs/) with `--set key=value` overrides; `manticore <stage> --help` lists its settings:
+run config (src/manticore/configs/ ships some) with `--set key=value` overrides; `manticore <stage> --help` lists its settings:
 
-    manticore run --config configs/demo.yaml             # the stages listed under `run:`, in order
+    manticore run --config src/manticore/configs/demo.yaml   # the stages listed under `run:`, in order
     manticore <stage> [RUN_DIR] [--config FILE] [--set stages.<stage>.<field>=VALUE ...] [--resume]
-        stages: pretrain, pretrain-projectors, program, search, retrain, discretize, sweep, baselines, eval, report
+        stages: pretrain, pretrain-projectors, program, search, retrain, discretize, sweep, baselines, pareto, eval,
+                report
     manticore report runs/demo                           # a stage needs no config when its settings suffice
     manticore quickstart [--out runs/quickstart]         # a tiny end-to-end run in about a minute
 

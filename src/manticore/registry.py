@@ -13,11 +13,13 @@ stages.
         name = "mine"
 
 Every registry lists its built-in entries in one place (its package's registry module), and each entry carries
-its own name(s), so registering never repeats a name. A registry is a read-only mapping {name: entry}.
+its own name(s), so registering never repeats a name. A registry reads as a mapping {name: entry}; it changes only
+through `register` and `pop`.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Generic, TypeVar
 
@@ -35,7 +37,8 @@ class Registry(Mapping[str, T], Generic[T]):
         self._entries: dict[str, T] = {}
 
     def register(self, entry: T) -> T:
-        """Add `entry` under its name(s), replacing an entry of the same name; returns it, so it decorates."""
+        """Add `entry` under its name(s); returns it, so it decorates. A name already taken by another entry is
+        replaced, with a warning that names both (replacing a built-in on purpose is allowed)."""
         if self._check is not None and not self._check(entry):
             raise TypeError(f"A {self.kind} registry takes {self._accepted or f'a {self.kind}'}, got {entry!r}.")
         names = self._names_of(entry)
@@ -43,12 +46,15 @@ class Registry(Mapping[str, T], Generic[T]):
         if not names or not all(isinstance(n, str) and n for n in names):
             raise TypeError(f"A {self.kind} needs a non-empty name to register, got {names!r} from {entry!r}.")
         for name in names:
+            if name in self._entries and self._entries[name] is not entry:
+                warnings.warn(f"{self.kind} {name!r} was {self._entries[name]!r}; it is now {entry!r}.", stacklevel=3)
             self._entries[name] = entry
         return entry
 
     def get(self, name: str, default=_NO_DEFAULT) -> T:
-        """The entry `name`; a ValueError lists the accepted names (a default, if given, is returned instead)."""
-        if name in self._entries:
+        """The entry `name`; a ValueError lists the accepted names (a default, if given, is returned instead).
+        Unlike a plain Mapping's get, an unknown name raises unless a default is given: the registry's lookup."""
+        if isinstance(name, str) and name in self._entries:
             return self._entries[name]
         if default is not _NO_DEFAULT:
             return default

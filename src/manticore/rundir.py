@@ -12,6 +12,15 @@
       sweep/sweep.json         {"kind": "sweep", "task", "num_blocks", "fine_tune", "points": [{"alphas", "test"}]}
       program/alphas.json      {"kind": "program", "method", "alphas", ...}
       discretize/discretize.json   {"kind": "discretize", parameters and timing before / after, "test", ...}
+      search/cost.json         the searched hybrid's cost profile (CostModel.profile(): "components", "num_blocks",
+                               "contexts", "branches": [{"block", "component", "name", "<measure>@<context>"...}],
+                               "head", "latency"?), with its "fingerprint" (structure and machine)
+      pareto/pareto.json       {"kind": "pareto", "task", "metric", "measure", "context", "unit" (the cheapest
+                               component's cost in measure), "components": [names], "points": [{"kind":
+                               "component" | "mixture" | "budget", "name", "budget" (relative) | null, "layout" |
+                               null, "alphas" | null, "cost": {"decode_s_per_token", "decode_tokens_per_s",
+                               "kv_bytes@4096", "kv_bytes@32768", "params", "flops@<context>", "relative" (in
+                               measure, per unit)}, "test": {metric: {"mean", "std", "n", "values"}}}]}
       results.json             {"task", "metric", "chance"?: {metric: value}, "entries": [{"model", "seed", "test",
                                "alphas"?}]}: each
                                component and the hybrid fine-tuned with the same budget, over seeds
@@ -52,6 +61,8 @@ RESULTS = "results.json"
 SWEEP = "sweep.json"
 ALPHAS = "alphas.json"
 DISCRETIZE = "discretize.json"
+COST = "cost.json"  # a hybrid's cost profile (manticore.hybrid.cost), with its measured latency and where it ran
+PARETO = "pareto.json"
 REPORT = "report.md"
 MODEL = "model"  # a stage's trained model (save_pretrained)
 INITIAL = "initial"  # the hybrid before search, which retrain rewinds to
@@ -59,7 +70,7 @@ INITIAL = "initial"  # the hybrid before search, which retrain rewinds to
 # The built-in stages' folders, in workflow order: the order the report shows what it finds (a stage you register
 # yourself is shown after these unless the caller passes the registry's order, as the `report` stage does).
 STAGE_FOLDERS = ("pretrain", "pretrain-projectors", "program", "search", "retrain", "discretize", "sweep",
-                 "baselines", "eval", "report")
+                 "baselines", "pareto", "eval", "report")
 
 
 def record_path(run_dir: str | Path, experiment: str, suffix: str = "json") -> Path:
@@ -74,6 +85,15 @@ HYBRID = "hybrid"  # the searched hybrid, fine-tuned
 def programmed(method: str) -> str:
     """The results.json entry name of a hybrid whose α was programmed by `method` (metadata, proxy)."""
     return f"programmed-{method}"
+
+
+# -- costs (cost.json, pareto.json, result.json's "cost") ------------------------------------------------------
+# measure -> its unit; per token (FLOPs, seconds) or per sequence of `context` tokens (bytes)
+COST_MEASURES = {"params": "parameters", "flops": "FLOPs per decoded token", "prefill_flops": "FLOPs per prefilled token",
+                 "kv_bytes": "KV-cache bytes per sequence", "state_bytes": "recurrent-state bytes per sequence",
+                 "cache_bytes": "cache bytes per sequence", "decode_latency": "seconds per decoded token",
+                 "prefill_latency": "seconds per prefilled token"}
+LATENCY_MEASURES = ("decode_latency", "prefill_latency")
 
 
 # -- metrics ----------------------------------------------------------------------------------------------------

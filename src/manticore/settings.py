@@ -40,7 +40,8 @@ def build(cls: type, values: dict[str, Any] | None, where: str):
     known = field_names(cls)
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"Unknown field(s) {unknown} in {where}; accepted: {', '.join(sorted(known))}.")
+        raise ValueError(f"Unknown field(s) {unknown} in {where}; accepted: "
+                         f"{', '.join(sorted(known)) or 'none (it has no settings)'}.")
     hints = typing.get_type_hints(cls)
     checked = {name: convert(value, hints[name], name, where) for name, value in values.items()}
     return cls(**checked)
@@ -52,8 +53,10 @@ def field_names(cls: type) -> list[str]:
 
 def convert(value: Any, hint: Any, name: str, where: str) -> Any:
     """`value` checked against the type `hint` (nested dataclasses built); a ValueError names the field."""
-    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return build(hint, value, f"{where}.{name}" if where else name)
+    if isinstance(value, dict):  # a nested settings dataclass (or an optional one: X | None)
+        nested = [h for h in ([hint] + list(typing.get_args(hint))) if dataclasses.is_dataclass(h)]
+        if nested:
+            return build(nested[0], value, f"{where}.{name}" if where else name)
     if not matches(value, hint):
         raise ValueError(f"{name}={value!r} is not valid{f' in {where}' if where else ''}; "
                          f"accepted: {describe_type(hint)}.")
@@ -141,15 +144,21 @@ def default_of(field: dataclasses.Field) -> Any:
     return dataclasses.MISSING
 
 
+def _nested(hint: Any) -> type | None:
+    """The settings dataclass a field holds (`X` or `X | None`), or None."""
+    return next((h for h in [hint, *typing.get_args(hint)] if dataclasses.is_dataclass(h)), None)
+
+
 def describe(cls: type, indent: str = "  ") -> str:
     """Every field of a settings class: `name: default   [type]`, then its docstring; the fields of nested
-    settings classes (e.g. `train`) follow, indented."""
+    settings classes (e.g. `train`, or an optional `cost`) follow, indented."""
     docs, hints = field_docs(cls), typing.get_type_hints(cls)
     lines = []
     for field in dataclasses.fields(cls):
         if not field.init:
             continue
         hint = hints[field.name]
+        nested = _nested(hint)
         if dataclasses.is_dataclass(hint):
             lines.append(f"{indent}{field.name}:   [{hint.__name__}]")
         else:
@@ -158,8 +167,8 @@ def describe(cls: type, indent: str = "  ") -> str:
             lines.append(f"{indent}{field.name}: {shown}   [{describe_type(hint)}]")
         if field.name in docs:
             lines += textwrap.wrap(docs[field.name], 100, initial_indent=indent * 3, subsequent_indent=indent * 3)
-        if dataclasses.is_dataclass(hint):
-            lines.append(describe(hint, indent + "    "))
+        if nested is not None:
+            lines.append(describe(nested, indent + "    "))
     return "\n".join(lines)
 
 

@@ -92,18 +92,18 @@ def test_only_branches_with_weight_count(hybrid):
     assert cost.cost(mixed, "kv_bytes", context=1000) == neo.value("kv_bytes", 1000, projectors=False) > 0
     assert cost.cost(mixed, "state_bytes") == 2 * 2048  # Mamba runs in both blocks, one layer of 2048 bytes each
     # projectors' FLOPs count while 0 < α < 1: block 0's two branches pay them, block 1's one-hot Mamba doesn't
-    flops = cost.cost(mixed, "decode_flops", context=10)
-    expected = (2 * 61 * 48 + cost.branches[0][0].value("decode_flops", 10, True)
-                + cost.branches[0][1].value("decode_flops", 10, True) + cost.branches[1][1].value("decode_flops", 10, False))
+    flops = cost.cost(mixed, "flops", context=10)
+    expected = (2 * 61 * 48 + cost.branches[0][0].value("flops", 10, True)
+                + cost.branches[0][1].value("flops", 10, True) + cost.branches[1][1].value("flops", 10, False))
     assert flops == expected
 
 
 def test_expected_cost_is_linear_in_alpha(hybrid):
     cost = CostModel.of(hybrid)
     alphas = torch.full((2, 2), 0.5, requires_grad=True)
-    value = cost.expected(alphas, "decode_flops", context=64)
+    value = cost.expected(alphas, "flops", context=64)
     value.backward()
-    assert torch.equal(alphas.grad, cost.table("decode_flops", context=64).float())
+    assert torch.equal(alphas.grad, cost.table("flops", context=64).float())
     one_hot = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
     table = cost.table("kv_bytes", 64)
     assert float(cost.expected(one_hot, "kv_bytes", 64)) == float(table[0, 1] + table[1, 1])
@@ -148,4 +148,4 @@ def test_a_component_alone_is_its_own_cost():
     cost = CostModel.of(hybrid)
     adapter = hybrid.base_model.components[0]
     blocks = sum(adapter.layer_cost(i).decode_flops(16) for i in range(2))
-    assert cost.cost([0], "decode_flops", context=16) == blocks + 2 * 61 * 32
+    assert cost.cost([0], "flops", context=16) == blocks + 2 * 61 * 32

@@ -2,7 +2,7 @@
 
     model = CostModel.of(hybrid)                       # counted from the hybrid, per block group
     model.cost(hybrid.mixture_weights(), "kv_bytes", context=4096)   # only branches with weight > 0
-    model.cost([1, 0], "decode_flops")                 # a discrete layout: component 1 in block 0, 0 in block 1
+    model.cost([1, 0], "flops")                 # a discrete layout: component 1 in block 0, 0 in block 1
     model.expected(alphas, "params")                   # E_α[cost] = Σ_l Σ_k α_lk·c_lk, differentiable in α
     model.profile_latency(hybrid)                      # measured prefill / decode seconds per token, per group
 
@@ -13,7 +13,7 @@ V x D matrix multiply per token); the embedding is a lookup.
 
 Measures (MEASURES), per token or per sequence of `context` tokens:
     params          parameters that run (all a branch needs, embedding and head included)
-    decode_flops    FLOPs to decode one token after `context` tokens
+    flops           FLOPs to decode one token after `context` tokens
     prefill_flops   FLOPs per token of a prefill of `context` tokens
     kv_bytes        bytes of keys and values cached for a sequence of `context` tokens
     state_bytes     bytes of recurrent state per sequence
@@ -30,6 +30,7 @@ Shapes: L = blocks, K = components, D = d_max, V = vocabulary.
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 import time
 from collections.abc import Iterator, Sequence
@@ -40,11 +41,11 @@ from typing import Any
 import torch
 
 from ..checks import check_one_of
+from ..rundir import COST_MEASURES, LATENCY_MEASURES
 from ..components.cost import LayerCost
 
-MEASURES = ("params", "decode_flops", "prefill_flops", "kv_bytes", "state_bytes", "cache_bytes", "decode_latency",
-            "prefill_latency")
-LATENCY = ("decode_latency", "prefill_latency")
+MEASURES = tuple(COST_MEASURES)
+LATENCY = LATENCY_MEASURES
 DEFAULT_CONTEXT = 4096  # the context length of a cost when none is given
 
 
@@ -64,8 +65,8 @@ class Branch:
         if measure == "params":
             own = sum(c.params for c in layers)
             return own + (self.projector_params if projectors else 0)
-        if measure in ("decode_flops", "prefill_flops"):
-            own = sum(c.decode_flops(context) if measure == "decode_flops" else c.prefill_flops(context) for c in layers)
+        if measure in ("flops", "prefill_flops"):
+            own = sum(c.decode_flops(context) if measure == "flops" else c.prefill_flops(context) for c in layers)
             return own + (self.projector_flops if projectors else 0)
         if measure == "kv_bytes":
             return sum(c.kv_bytes(context) for c in layers)
@@ -204,7 +205,7 @@ class CostModel:
         V = self.vocab_size
         if measure == "params":
             return V * width * (2 if self.head["untied"] else 1) + (V if self.head["bias"] else 0)
-        if measure in ("decode_flops", "prefill_flops"):
+        if measure in ("flops", "prefill_flops"):
             return 2 * V * width if self.head["lm"] else 0
         if measure in LATENCY:
             latency = self._latency()
@@ -216,6 +217,29 @@ class CostModel:
             raise ValueError("This cost model has no measured latency: call profile_latency(hybrid) first (or load "
                              "a profile with latency from the run directory's cost.json).")
         return self.latency
+
+    def best_layout(self, alphas, measure: str | None = None, budget: float | None = None,
+                    context: int = DEFAULT_CONTEXT) -> list[int]:
+        """The most probable layout under α (L, K) (largest Σ_l log α_l,k_l; the argmax per block without a
+        budget) among those whose `measure` is at most `budget` (in the measure's units). A ValueError names the
+        cheapest layout's cost when none fits."""
+        weights = self.weights_of(alphas)
+        if budget is None:
+            return [row.index(max(row)) for row in weights]
+        L, K = self.shape
+        if K ** L > 1 << 16:
+            raise ValueError(f"{K}^{L} layouts are too many to search for one within budget; use fewer blocks.")
+
+        def score(choice: list[int]) -> float:
+            return sum(math.log(row[k]) if row[k] > 0 else -math.inf for row, k in zip(weights, choice))
+
+        costs = {tuple(c): self.cost(c, measure, context) for c in self.layouts()}
+        fitting = [list(c) for c, value in costs.items() if value <= budget]
+        if not fitting:
+            cheapest = min(costs, key=costs.get)
+            raise ValueError(f"No layout costs at most {budget:.6g} in {measure}; the cheapest, {list(cheapest)}, "
+                             f"costs {costs[cheapest]:.6g}.")
+        return max(fitting, key=lambda c: (score(c), -costs[tuple(c)]))
 
     def layouts(self) -> Iterator[list[int]]:
         """Every discrete layout (one component per block), K^L of them."""
@@ -280,7 +304,7 @@ class CostModel:
                 for l in range(L) for k in range(K)]
         return {"components": self.names, "num_blocks": L, "contexts": list(contexts), "branches": rows,
                 "head": {"params": self._fixed("params", 0, max(self.widths)),
-                         "flops": self._fixed("decode_flops", 0, max(self.widths))},
+                         "flops": self._fixed("flops", 0, max(self.widths))},
                 "latency": None if self.latency is None else asdict(self.latency)}
 
 

@@ -41,6 +41,18 @@ def one_hot_choice(alphas: torch.Tensor) -> list[int]:
     return choice
 
 
+def _checked_choice(choice, L: int, K: int, mixture) -> list[int]:
+    """A layout given by hand: one component index in [0, K) per block, never a pruned branch."""
+    if not (isinstance(choice, (list, tuple)) and len(choice) == L
+            and all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < K for k in choice)):
+        raise ValueError(f"choice={choice!r} is not valid; accepted: a layout of {L} component indices in [0, {K - 1}], "
+                         "one per Manticore block.")
+    if mixture.pruned is not None and any(mixture.pruned[l][k] for l, k in enumerate(choice)):
+        raise ValueError(f"choice={list(choice)} picks a pruned branch (a component whose layers in that block were "
+                         "removed); pick one that has a group in every block.")
+    return list(choice)
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -157,10 +169,13 @@ def discretize(
     prune: bool = True,
     example_input_ids: torch.Tensor | None = None,
     repeats: int = 5,
+    choice: list[int] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Replace every block's α by its argmax one-hot; with prune=True, rebuild without the unused branches.
+    """Replace every block's α by its argmax one-hot (or the layout `choice`); with prune=True, rebuild without
+    the unused branches.
 
     model: a ManticorePreTrainedModel (causal LM, sequence classification or the base model); unchanged.
+    choice: one component index per block (e.g. a cost-aware search's layout within budget); default: argmax α.
     example_input_ids: (b, t) token ids; if given, the report has the median forward time of the original
         (with its current α) and of the new model over `repeats` runs, and the max |logits| difference between
         the new model and the original with the one-hot α.
@@ -175,7 +190,7 @@ def discretize(
     config: ManticoreConfig = model.config
     alphas = model.mixture_weights().detach().cpu()
     L, K = alphas.shape
-    choice = one_hot_choice(alphas)
+    choice = one_hot_choice(alphas) if choice is None else _checked_choice(choice, L, K, model.base_model.mixture)
     one_hot = torch.zeros(L, K)
     one_hot[torch.arange(L), torch.tensor(choice)] = 1.0
 

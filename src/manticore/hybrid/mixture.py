@@ -65,7 +65,7 @@ class MixtureWeights(nn.Module):
         """α: (L, K), each row on the probability simplex: softmax(a), or sampler(a) when given.
 
         A search algorithm passes its sampler for training forwards (e.g. Gumbel-softmax samples,
-        train/search.py); without one, α is deterministic.
+        manticore.train.search); without one, α is deterministic.
         """
         if sampler is not None:
             return sampler(self.logits)

@@ -118,18 +118,20 @@ class ManticorePreTrainedModel(PreTrainedModel):
 
     # -- discretization (paper, B.4) ---------------------------------------------------------------------
     def discretize(self, prune: bool = True, example_input_ids: torch.Tensor | None = None,
-                   return_report: bool = False, repeats: int = 5):
+                   return_report: bool = False, repeats: int = 5, choice: list[int] | None = None):
         """A new hybrid with each block's α replaced by its argmax one-hot (ties -> lowest index).
 
         prune=True drops what the one-hot α never runs: unused components, the layers (and projectors) of
         zero-weight groups, and the now-unused positional embeddings and final norms; the result is a smaller
         hybrid that saves and reloads on its own. prune=False keeps the structure and only sets α.
-        With `example_input_ids` (b, t), the report times both forwards and checks the logits match.
+        With `example_input_ids` (b, t), the report times both forwards and checks the logits match. `choice`
+        (one component index per block) discretizes to that layout instead of the argmax.
         Returns the new model, or (model, report) with return_report=True; see `hybrid.discretize`.
         """
         from .discretize import discretize
 
-        model, report = discretize(self, prune=prune, example_input_ids=example_input_ids, repeats=repeats)
+        model, report = discretize(self, prune=prune, example_input_ids=example_input_ids, repeats=repeats,
+                                   choice=choice)
         return (model, report) if return_report else model
 
     # -- construction from pretrained components -------------------------------------------------------

@@ -54,6 +54,7 @@ def save(engine: Engine) -> None:
             "stream": engine.stream.state_dict(),
             "arch_stream": engine.arch_stream.state_dict() if engine.arch_stream else None,
             "rng": rng_state(),
+            "algorithm": engine.algorithm.state_dict() if engine.algorithm is not None else None,
             "final": engine.final,
             **run_record(engine),
         })
@@ -166,6 +167,8 @@ def _load_weights(engine: Engine, path: Path, state: dict[str, Any]) -> None:
                 optimizer.load_state_dict(state["optimizers"][name])
         for name, scheduler in engine.schedulers.items():
             scheduler.load_state_dict(state["schedulers"][name])
+        if engine.algorithm is not None and state.get("algorithm"):
+            engine.algorithm.load_state_dict(state["algorithm"], engine)
     except (RuntimeError, KeyError, ValueError) as err:
         raise ValueError(f"{path} does not fit this model ({first_line(err)}). Delete it to start "
                          "the stage afresh.") from None

@@ -193,7 +193,8 @@ class Engine:
 
     def _after_step(self, metrics: dict[str, float], bar) -> None:
         cfg = self.config
-        record = {"step": self.step, "split": "train", **metrics, **self.learning_rates()}
+        record = {"step": self.step, "split": "train", **metrics, **self.learning_rates(),
+                  **(self.algorithm.logged if self.algorithm is not None else {})}
         alphas = self.alphas()
         if alphas is not None:
             record["alphas"] = alphas

@@ -7,5 +7,5 @@
 
     from manticore.workflow.run_config import load_run_config
     from manticore.workflow.stages import run_workflow
-    run_workflow(load_run_config("configs/demo.yaml"))
+    run_workflow(load_run_config("src/manticore/configs/demo.yaml"))
 """

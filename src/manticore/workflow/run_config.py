@@ -191,6 +191,9 @@ def check_task(settings: dict[str, Any] | None, where: str) -> None:
         return
     if "name" not in settings:
         raise ValueError(f"{where} needs a 'name' (`manticore tasks` lists them).")
+    if not isinstance(settings["name"], str):
+        raise ValueError(f"{where}.name={settings['name']!r} is not valid; accepted: a task name (a string, e.g. "
+                         "mad/in-context-recall; `manticore tasks` lists them).")
     from ..tasks.registry import check_settings
 
     try:
@@ -273,7 +276,7 @@ def load_run_config(path: str | Path | None, overrides: list[str] = ()) -> RunCo
 
 
 def shipped_config(name: str, overrides: list[str] = ()) -> RunConfig:
-    """A shipped run config by name (demo, quickstart, c2-from-scratch, c3-programming)."""
+    """A shipped run config by name (demo, quickstart, c2-mad, c2-lra, c2-striped, c3-programming, ...: the files in configs/)."""
     path = CONFIGS / f"{name}.yaml"
     if not path.exists():
         shipped = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))

@@ -29,6 +29,7 @@ imports torch only when an algorithm runs, so the CLI can describe the settings 
 from __future__ import annotations
 
 from .base import ALGORITHMS, NoHyperparameters, SearchAlgorithm, SearchConfig
+from .cost import CostSettings
 from .darts import DARTS
 from .gaea import GAEA
 from .gumbel import GumbelHyperparameters, GumbelSoftmax
@@ -39,5 +40,6 @@ for _algorithm in BUILT_IN:
 
 register_algorithm = ALGORITHMS.register  # @register_algorithm: add a SearchAlgorithm subclass under its `name`
 
-__all__ = ["ALGORITHMS", "BUILT_IN", "DARTS", "GAEA", "GumbelHyperparameters", "GumbelSoftmax", "NoHyperparameters",
+__all__ = ["ALGORITHMS", "BUILT_IN", "CostSettings", "DARTS", "GAEA", "GumbelHyperparameters", "GumbelSoftmax",
+           "NoHyperparameters",
            "SearchAlgorithm", "SearchConfig", "register_algorithm"]

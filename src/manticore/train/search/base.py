@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from ...checks import check
 from ...registry import Registry
 from ...settings import build
+from .cost import CostPenalty, CostSettings
 
 if TYPE_CHECKING:
     import torch
@@ -33,6 +34,8 @@ class SearchConfig:
     updates='alternating'."""
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     """The algorithm's own settings, e.g. {temperature: 0.5} for gumbel (`manticore search --help` lists them)."""
+    cost: CostSettings | None = None
+    """What the result may cost (CostSettings): a penalty on E_α[cost] and/or a budget; null: cost plays no part."""
 
     def __post_init__(self):
         check(self.algorithm in ALGORITHMS, "search.algorithm", self.algorithm, ", ".join(ALGORITHMS))
@@ -47,7 +50,8 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"algorithm": self.algorithm, "updates": self.updates, "bilevel": self.bilevel,
-                "hyperparameters": dict(self.hyperparameters)}
+                "hyperparameters": dict(self.hyperparameters),
+                "cost": None if self.cost is None else self.cost.to_dict()}
 
     def build(self) -> SearchAlgorithm:
         """The configured algorithm."""
@@ -68,6 +72,8 @@ class SearchAlgorithm:
     def __init__(self, config: SearchConfig):
         self.config = config
         self.hyperparameters = self.parse_hyperparameters(config.hyperparameters)
+        self.penalty: CostPenalty | None = None  # built on the first step of a search with `cost`
+        self.logged: dict[str, float] = {}  # what the step adds to the metrics log (the expected cost)
 
     @classmethod
     def parse_hyperparameters(cls, values: dict[str, Any]):
@@ -89,12 +95,34 @@ class SearchAlgorithm:
         if self.config.updates == "alternating" and "arch" in engine.optimizers:
             engine.backward(engine.arch_stream or engine.stream, self.sample)  # arch_stream: bilevel
             engine.update(["arch"])
+            self.after_architecture_step(engine)
             stats = engine.backward(engine.stream, self.sample)
             engine.update(["model"])
         else:
             stats = engine.backward(engine.stream, self.sample)
             engine.update(["model", "arch"])
+            self.after_architecture_step(engine)
         return stats
+
+    # -- cost (search.cost; see cost.py) ---------------------------------------------------------------------
+    def after_architecture_step(self, engine: Engine) -> None:
+        """With `search.cost`: the penalty's own step on α (at the architecture learning rate), then exact zeros
+        for the branches it pushed under `prune_below`."""
+        if self.config.cost is None or "arch" not in engine.optimizers:
+            return
+        if self.penalty is None:
+            self.penalty = CostPenalty(self.config.cost, engine.model, engine.out_dir, engine.world)
+        lr = engine.optimizers["arch"].param_groups[0]["lr"]
+        self.logged = self.penalty.step(engine.arch[0], lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the algorithm between steps (the budget's multiplier)."""
+        return {"cost_multiplier": None if self.penalty is None else self.penalty.multiplier}
+
+    def load_state_dict(self, state: dict[str, Any], engine: Engine) -> None:
+        if state.get("cost_multiplier") is not None and self.config.cost is not None:
+            self.penalty = CostPenalty(self.config.cost, engine.model, engine.out_dir, engine.world)
+            self.penalty.multiplier = float(state["cost_multiplier"])
 
 
 ALGORITHMS: Registry[type[SearchAlgorithm]] = Registry(

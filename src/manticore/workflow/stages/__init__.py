@@ -8,6 +8,7 @@
     discretize           α -> its argmax one-hot per block; unused branches are dropped
     sweep                fixed α over a grid (the architecture-loss landscape)
     baselines            each component alone and the hybrid, same budget, over seeds
+    pareto               the quality-cost front: a cost-aware search per budget, each layout fine-tuned over seeds
     eval                 evaluate a saved model
     report               report.md and plots
 
@@ -24,6 +25,7 @@ from . import (
     baselines,
     discretize,
     evaluate,
+    pareto,
     pretrain,
     pretrain_projectors,
     program,
@@ -38,7 +40,8 @@ from .base import STAGES, Stage
 if TYPE_CHECKING:
     from ..run_config import RunConfig
 
-BUILT_IN = (pretrain, pretrain_projectors, program, search, retrain, discretize, sweep, baselines, evaluate, report)
+BUILT_IN = (pretrain, pretrain_projectors, program, search, retrain, discretize, sweep, baselines, pareto, evaluate,
+            report)
 for _module in BUILT_IN:  # in workflow order
     STAGES.register(_module.STAGE)
 

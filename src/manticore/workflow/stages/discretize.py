@@ -1,10 +1,15 @@
 """Stage `discretize`: α → its argmax one-hot per block; unused components and layers are dropped (paper, B.4).
 
-The discretized hybrid is smaller and faster; optionally it is fine-tuned to recover what dropping the other
-branches cost.
+The discretized hybrid is smaller and faster; optionally it is fine-tuned. The layout is the argmax of the
+model's α, or `layout`, or the one a cost-aware search chose within its budget (search/result.json's
+`layout`). Fine-tuning rewinds by default (`rewind: true`): the layout is cut from the hybrid as it was before
+the search (search/initial) and trained with the `train` budget, so its blocks start from the pretrained
+components' weights, not from weights that co-adapted with branches the layout drops; this is the paper's
+discretize-and-retrain, and a layout that reduces to one component then trains as that component does.
 
 Reads:    `model` (default: retrain/model); the task, for example inputs and evaluation (optional: without
-          a task, only the model and the parameter savings are written).
+          a task, only the model and the parameter savings are written); search/initial/ and
+          search/result.json when rewinding or taking the search's layout.
 Writes:   discretize/model/ (the one-hot, pruned hybrid), discretize/discretize.json (parameters and forward
           time before and after, logits check, test metrics before and after fine-tuning),
           discretize/finetune/ (with fine_tune).
@@ -17,7 +22,8 @@ Supports: every registered family (each adapter prunes its own config and weight
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ... import rundir
 from .base import Stage, StageSettings, get_task
@@ -34,6 +40,12 @@ class DiscretizeSettings(StageSettings):
     """The hybrid directory to discretize (default: this run's retrain/model)."""
     fine_tune: bool = False
     """Fine-tune the discretized hybrid (the `train` budget) and report the test metrics after it too."""
+    layout: list[int] | None = None
+    """One component index per block to discretize to (default: the search's layout within budget, if it has
+    one, else the argmax of α)."""
+    rewind: bool = True
+    """Fine-tune the layout cut from the pre-search hybrid (search/initial), not from `model`'s co-adapted
+    weights; needs this run's search stage (false: fine-tune `model` discretized)."""
 
 
 def run(cfg: RunConfig, settings: DiscretizeSettings, resume: bool = False) -> dict:
@@ -47,20 +59,44 @@ def run(cfg: RunConfig, settings: DiscretizeSettings, resume: bool = False) -> d
     if task is None and settings.fine_tune:
         raise ValueError("stages.discretize.fine_tune=true needs a task: set `task` (or stages.discretize.task).")
     example = task.collate([task.test[i] for i in range(min(4, len(task.test)))])["input_ids"] if task else None
-    model, report = discretize(load_hybrid(path), example_input_ids=example)
+    layout = settings.layout or searched_layout(cfg)
+    model, report = discretize(load_hybrid(path), example_input_ids=example, choice=layout)
     out, train = cfg.stage_dir("discretize"), settings.train
     report = {"kind": "discretize", "model": str(path), **report}
     if task is not None:
         report["task"] = task.name
         report["test"] = evaluate(model, task, train.batch_size, max_batches=train.eval_batches)
-    if settings.fine_tune:  # recover what dropping the other branches cost
-        model, result = retrain(model, model.mixture_weights().detach(), task, train, out / "finetune", resume,
-                                kind="discretize")
+    if settings.fine_tune:
+        start = cfg.stage_dir("search") / rundir.INITIAL if settings.rewind else model
+        model, result = fine_tune_layout(start, report["choice"], task, train, out / "finetune", resume)
+        report["rewound_to"] = str(cfg.stage_dir("search") / rundir.INITIAL) if settings.rewind else None
         report["test_after_fine_tuning"] = result["test"]
     if is_main():
         model.save_pretrained(out / rundir.MODEL)
         rundir.write_json(out / rundir.DISCRETIZE, report)
     return report
+
+
+def searched_layout(cfg: RunConfig) -> list[int] | None:
+    """The layout a cost-aware search chose within its budget (search/result.json's `layout`), if any."""
+    path = cfg.stage_dir("search")
+    return rundir.read_result(path).get("layout") if (path / rundir.RESULT).exists() else None
+
+
+def fine_tune_layout(initial: Path | Any, choice: list[int], task, train, out_dir, resume: bool = False,
+                     kind: str = "discretize"):
+    """Fine-tune the layout `choice` with the `train` budget, cut from `initial` (a hybrid directory, e.g. the
+    pre-search hybrid, or a hybrid). Returns (the trained discretized model, its result)."""
+    from ...hybrid.build import load_hybrid
+    from ...hybrid.discretize import discretize
+
+    if isinstance(initial, (str, Path)):
+        if not (Path(initial) / "config.json").exists():
+            raise ValueError(f"Rewinding needs the hybrid before the search at {initial}: run the search stage first, "
+                             "or set stages.discretize.rewind: false to fine-tune the discretized model itself.")
+        initial = load_hybrid(initial)
+    model, _ = discretize(initial, choice=choice)
+    return retrain(model, model.mixture_weights().detach(), task, train, out_dir, resume, kind=kind)
 
 
 STAGE = Stage("discretize", "replace α by its argmax one-hot and drop unused branches (optionally fine-tune)",

@@ -45,7 +45,28 @@ def search(hybrid: ManticorePreTrainedModel, task: Task, train: TrainConfig, sea
         hybrid.save_pretrained(out_dir / rundir.INITIAL)  # resuming keeps the weights the search started from
     hybrid.unfreeze_mixture_weights()
     engine = Engine(hybrid, task, train, out_dir, search=search)
-    return finish("search", hybrid, task, engine, engine.train(resume), out_dir)
+    metrics = engine.train(resume)
+    return finish("search", hybrid, task, engine, metrics, out_dir, **searched_cost(hybrid, search, out_dir))
+
+
+def searched_cost(hybrid: ManticorePreTrainedModel, search: SearchConfig, out_dir: Path) -> dict:
+    """With `search.cost`: result.json's `cost` (the measure, its unit, E_α[cost] relative to it, the budget)
+    and `layout`, the most probable layout under the searched α that meets the budget (the argmax without one),
+    which `discretize` and `pareto` take."""
+    if search.cost is None:
+        return {}
+    from ...train.search.cost import cost_model, reference_cost
+
+    settings = search.cost
+    costs = cost_model(hybrid, settings.measure, out_dir)
+    unit = reference_cost(costs, settings.measure, settings.context) if settings.relative else 1.0
+    alphas = hybrid.mixture_weights().detach()
+    budget = None if settings.budget is None else settings.budget * unit
+    layout = costs.best_layout(alphas, settings.measure, budget, settings.context)
+    return {"layout": layout, "cost": {
+        "measure": settings.measure, "context": settings.context, "unit": unit, "budget": settings.budget,
+        "expected": float(costs.expected(alphas, settings.measure, settings.context)) / unit,
+        "layout": costs.cost(layout, settings.measure, settings.context) / unit}}
 
 
 def run(cfg: RunConfig, settings: SearchSettings, resume: bool = False) -> dict:
