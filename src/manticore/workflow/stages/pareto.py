@@ -26,6 +26,7 @@ from __future__ import annotations
 import shutil
 import statistics
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ... import rundir
@@ -105,7 +106,7 @@ def summary(tests: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
 
 def baseline_points(cfg: RunConfig, names: list[str]) -> dict[str, list[dict[str, float]]]:
     """Test metrics per seed of each component alone and of the hybrid, from results.json (if any)."""
-    path = cfg.out_dir / rundir.RESULTS
+    path = Path(cfg.out_dir) / rundir.RESULTS
     if not path.exists():
         return {}
     found: dict[str, list[dict[str, float]]] = {}
