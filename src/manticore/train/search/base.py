@@ -36,6 +36,10 @@ class SearchConfig:
     """The algorithm's own settings, e.g. {temperature: 0.5} for gumbel (`manticore search --help` lists them)."""
     cost: CostSettings | None = None
     """What the result may cost (CostSettings): a penalty on E_α[cost] and/or a budget; null: cost plays no part."""
+    commit_at: float | None = None
+    """At this fraction of the steps, α becomes exactly the layout it points to (each block's argmax, or with a
+    budget the layout that meets it) and the remaining steps train that layout, so the search ends in a discrete
+    layout whose weights co-adapted with it; null: the search ends with the mixture."""
 
     def __post_init__(self):
         check(self.algorithm in ALGORITHMS, "search.algorithm", self.algorithm, ", ".join(ALGORITHMS))
@@ -44,6 +48,8 @@ class SearchConfig:
         check(not (self.bilevel and self.updates == "simultaneous"), "search.bilevel", self.bilevel,
               "bilevel=true only with updates='alternating' (a simultaneous step has one batch)")
         self.algorithm_class().parse_hyperparameters(self.hyperparameters)  # fail now, not mid-run
+        check(self.commit_at is None or 0 < self.commit_at < 1, "search.commit_at", self.commit_at,
+              "a fraction of the steps strictly between 0 and 1, or null")
 
     def algorithm_class(self) -> type[SearchAlgorithm]:
         return ALGORITHMS[self.algorithm]
@@ -51,7 +57,7 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"algorithm": self.algorithm, "updates": self.updates, "bilevel": self.bilevel,
                 "hyperparameters": dict(self.hyperparameters),
-                "cost": None if self.cost is None else self.cost.to_dict()}
+                "cost": None if self.cost is None else self.cost.to_dict(), "commit_at": self.commit_at}
 
     def build(self) -> SearchAlgorithm:
         """The configured algorithm."""
@@ -91,7 +97,12 @@ class SearchAlgorithm:
         return logits.softmax(-1)
 
     def train_step(self, engine: Engine) -> dict[str, float]:
-        """One step of both the model and α; returns the summed stats of the model step's batches."""
+        """One step of both the model and α; returns the summed stats of the model step's batches. From
+        `commit_at` on, α is the committed layout and only the model trains."""
+        if self.committed(engine):
+            stats = engine.backward(engine.stream)
+            engine.update(["model"])
+            return stats
         if self.config.updates == "alternating" and "arch" in engine.optimizers:
             engine.backward(engine.arch_stream or engine.stream, self.sample)  # arch_stream: bilevel
             engine.update(["arch"])
@@ -103,6 +114,29 @@ class SearchAlgorithm:
             engine.update(["model", "arch"])
             self.after_architecture_step(engine)
         return stats
+
+    # -- committing to a layout (search.commit_at) -------------------------------------------------------------
+    def committed(self, engine: Engine) -> bool:
+        """Whether α is committed at this step; commits it (exactly one-hot, frozen) when the step comes."""
+        at = self.config.commit_at
+        if at is None or "arch" not in engine.optimizers or engine.step < round(at * engine.config.max_steps):
+            return False
+        logits = engine.arch[0]
+        if not bool((_zeros_per_row(logits) == logits.shape[1] - 1).all()):  # not one-hot yet: commit now
+            commit(logits, self.layout(engine))
+        return True
+
+    def layout(self, engine: Engine) -> list[int]:
+        """The layout α points to: the most probable one under it that meets the budget, if there is one."""
+        import torch
+
+        alphas = torch.softmax(engine.arch[0].detach(), dim=-1)
+        cost = self.config.cost
+        if cost is None or cost.budget is None:
+            return alphas.argmax(-1).tolist()
+        if self.penalty is None:
+            self.penalty = CostPenalty(cost, engine.model, engine.out_dir, engine.world)
+        return self.penalty.costs.best_layout(alphas, cost.measure, cost.budget * self.penalty.unit, cost.context)
 
     # -- cost (search.cost; see cost.py) ---------------------------------------------------------------------
     def after_architecture_step(self, engine: Engine) -> None:
@@ -123,6 +157,20 @@ class SearchAlgorithm:
         if state.get("cost_multiplier") is not None and self.config.cost is not None:
             self.penalty = CostPenalty(self.config.cost, engine.model, engine.out_dir, engine.world)
             self.penalty.multiplier = float(state["cost_multiplier"])
+
+
+def _zeros_per_row(logits):
+    """Per row, how many logits are -inf (exact zeros of α)."""
+    return (logits == float("-inf")).sum(-1)
+
+
+def commit(logits, layout: list[int]) -> None:
+    """α ← the one-hot layout, exactly: the chosen logit 0, every other -inf."""
+    import torch
+
+    with torch.no_grad():
+        logits.fill_(float("-inf"))
+        logits[torch.arange(len(layout)), torch.tensor(layout)] = 0.0
 
 
 ALGORITHMS: Registry[type[SearchAlgorithm]] = Registry(

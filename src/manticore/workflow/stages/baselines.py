@@ -23,8 +23,9 @@ Supports: any number of seeds; its `train` defaults to retrain's, so the hybrid 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ... import rundir
 from ...checks import check
@@ -46,11 +47,15 @@ class BaselinesSettings(StageSettings):
     retrain: bool = True
     """Retrain the searched hybrid (rewind, freeze α, fine-tune with `train`); false (needs `search: true`):
     the searched model is the hybrid's result."""
-    layouts: dict[str, list[str]] = field(default_factory=dict)
+    layouts: dict[str, list[str]] | Literal["all"] = field(default_factory=dict)
     """Fixed hybrids trained beside: name -> one component name per Manticore block, e.g.
-    {striped: [gpt_neo, mamba]}; each is the one-hot α of those components, trained with the hybrid's budget."""
+    {striped: [gpt_neo, mamba]}; each is the one-hot α of those components, trained with the hybrid's budget.
+    'all': every discrete layout of the search space that is not a component alone (K^L - K of them, named
+    like gpt_neo+mamba), so the searched hybrid's regret against the best of them can be measured."""
 
     def __post_init__(self):
+        check(isinstance(self.layouts, dict) or self.layouts == "all", "layouts", self.layouts,
+              "a mapping of name -> one component per block, or 'all'")
         check(self.seeds is None or len(self.seeds) > 0, "seeds", self.seeds, "a non-empty list of integers or null")
         check(self.retrain or self.search, "retrain", self.retrain,
               "true, or false together with search: true (the searched model is then the result)")
@@ -65,6 +70,17 @@ def layout_alphas(layout: list[str], components: list[str], num_blocks: int, whe
     if unknown:
         raise ValueError(f"{where}: unknown component(s) {unknown}; accepted: {components}.")
     return [[1.0 if name == component else 0.0 for component in components] for name in layout]
+
+
+def every_layout(names: list[str], num_blocks: int) -> dict[str, list[str]]:
+    """Every layout of `num_blocks` blocks over the components `names` but the components alone, named by its
+    components in block order (gpt_neo+mamba); at most 64 (K^L grows fast)."""
+    layouts = {"+".join(choice): list(choice) for choice in itertools.product(names, repeat=num_blocks)
+               if len(set(choice)) > 1}
+    if len(layouts) > 64:
+        raise ValueError(f"stages.baselines.layouts='all' would train {len(layouts)} layouts (K={len(names)}, "
+                         f"L={num_blocks}); accepted: at most 64, or name the layouts to train.")
+    return layouts
 
 
 def hybrid_for_seed(cfg: RunConfig, settings: BaselinesSettings, task: Task, seed: int, resume: bool = False) -> tuple:
@@ -85,8 +101,9 @@ def run(cfg: RunConfig, settings: BaselinesSettings, resume: bool = False) -> di
 
     task = get_task(cfg, settings.task)
     out, names, entries = cfg.stage_dir("baselines"), [c.name for c in cfg.components], []
+    named = every_layout(names, cfg.num_blocks) if settings.layouts == "all" else settings.layouts
     layouts = {name: layout_alphas(layout, names, cfg.num_blocks, f"stages.baselines.layouts.{name}")
-               for name, layout in settings.layouts.items()}
+               for name, layout in named.items()}
     for seed in settings.seeds or [cfg.seed]:
         train = with_seed(settings.train, seed)
         if not settings.retrain:  # layouts and components get the search's budget

@@ -1,0 +1,51 @@
+"""search.commit_at: the search ends in the layout it points to, exactly, and trains it for the rest of its steps;
+baselines' layouts: all trains every layout of the search space."""
+
+import json
+
+import pytest
+import torch
+
+import manticore
+from manticore import tasks
+from manticore.train import Engine, SearchConfig, TrainConfig
+from manticore.workflow.run_config import CONFIGS, load_run_config
+from manticore.workflow.stages import run_stage
+
+from conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def task():
+    return tasks.get("mad/in-context-recall", num_train=64, num_test=16, seq_len=32, vocab_size=16, seed=0)
+
+
+def test_the_search_commits_to_its_argmax_and_keeps_training(task, tmp_path):
+    torch.manual_seed(0)
+    model = manticore.ManticoreForCausalLM.from_components(
+        [tiny_config("gpt_neo", vocab=16), tiny_config("mamba", vocab=16)], num_blocks=2)
+    config = TrainConfig(max_steps=8, batch_size=8, lr=1e-3, arch_lr=0.05, log_every=1)
+    Engine(model, task, config, tmp_path, search=SearchConfig(commit_at=0.5)).train()
+    log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    alphas = [r["alphas"] for r in log if r["split"] == "train"]
+    assert all(sorted(row) != [0.0, 1.0] for row in alphas[3])  # step 4: still a mixture
+    committed = alphas[4]
+    assert all(sorted(row) == [0.0, 1.0] for row in committed)  # from step 5 on: exactly one-hot
+    assert all(a == committed for a in alphas[4:])
+    before = [row.index(max(row)) for row in alphas[3]]
+    assert [row.index(1.0) for row in committed] == before  # the layout α pointed to
+    assert torch.equal(model.mixture_weights().detach(), torch.tensor(committed))
+
+
+def test_commit_at_is_checked():
+    with pytest.raises(ValueError, match=r"search.commit_at=1.5 is not valid; accepted: a fraction"):
+        SearchConfig(commit_at=1.5)
+
+
+def test_all_layouts_train_beside_the_components(tmp_path):
+    cfg = load_run_config(CONFIGS / "c2-striped.yaml", [
+        f"out_dir={tmp_path}", "train.max_steps=2", "train.batch_size=4", "task.num_train=16", "task.num_test=8",
+        "stages.baselines.seeds=[0]", "stages.baselines.layouts=all"])
+    run_stage(cfg, "baselines")
+    models = [e["model"] for e in json.loads((tmp_path / "results.json").read_text())["entries"]]
+    assert models == ["gpt_neo", "mamba", "gpt_neo+mamba", "mamba+gpt_neo", "hybrid"]
