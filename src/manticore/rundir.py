@@ -21,8 +21,8 @@
                                null, "alphas" | null, "cost": {"decode_s_per_token", "decode_tokens_per_s",
                                "kv_bytes@4096", "kv_bytes@32768", "params", "flops@<context>", "relative" (in
                                measure, per unit)}, "test": {metric: {"mean", "std", "n", "values"}}}]}
-      results.json             {"task", "metric", "chance"?: {metric: value}, "entries": [{"model", "seed", "test",
-                               "alphas"?}]}: each
+      results.json             {"task", "metric", "chance"?: {metric: value}, "search_trainings"?, "entries":
+                               [{"model", "seed", "test", "alphas"?}]}: each
                                component and the hybrid fine-tuned with the same budget, over seeds
       report.md                the report, with its PNGs beside it
       experiment-<name>.json   a `manticore experiments` run's record (and .log, its output)
@@ -213,13 +213,16 @@ def read_result(out_dir: str | Path) -> dict[str, Any]:
 
 
 def add_results(run_dir: str | Path, task: str, entries: list[dict[str, Any]], metric: str = "loss",
-                chance: dict[str, float] | None = None) -> Path:
+                chance: dict[str, float] | None = None, search_trainings: float | None = None) -> Path:
     """Merge entries ({"model", "seed", "test", ...}) into run_dir/results.json, replacing earlier entries of
-    the same models; the file names its task, primary metric and the task's chance level (Task.chance)."""
+    the same models; the file names its task, primary metric and the task's chance level (Task.chance), and what
+    the hybrid's search cost in trainings of one model's budget (search_trainings)."""
     path = Path(run_dir) / RESULTS
     results = read_json(path) if path.exists() else {"task": task, "metric": metric, "entries": []}
     if chance is not None:
         results["chance"] = chance
+    if search_trainings is not None:
+        results["search_trainings"] = search_trainings
     replaced = {entry["model"] for entry in entries}
     results["entries"] = [e for e in results["entries"] if e["model"] not in replaced] + list(entries)
     return write_json(path, results)

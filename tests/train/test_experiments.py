@@ -67,3 +67,29 @@ def test_an_experiment_not_run_yet_says_so(tmp_path):
     experiment = load_experiments()["c3-pathx"]
     text = write_experiments([experiment], tmp_path / "E.md", root=tmp_path).read_text()
     assert "Not run yet." in text
+
+
+def test_the_regret_table_compares_the_best_layout_with_the_hybrid(tmp_path):
+    experiment = Experiment(name="regret", claim="regret", config="c2-mad.yaml", scaled_down="everything",
+                            variants={"recall": ["out_dir=runs/regret/recall"], "flat": ["out_dir=runs/regret/flat"]})
+    base = load_run_config(CONFIGS / "c2-mad.yaml").out_dir
+    fake_run(tmp_path / base / "recall", "regret", "recall", 0.1,
+             {"hybrid": [0.70, 0.72, 0.74], "mamba": [0.5, 0.52, 0.51], "gpt_neo": [0.3, 0.31, 0.32]})
+    fake_run(tmp_path / base / "flat", "regret", "flat", 0.6,
+             {"hybrid": [0.61, 0.6, 0.62], "mamba": [0.6, 0.6, 0.61], "gpt_neo": [0.6, 0.61, 0.6]})
+    results = tmp_path / base / "recall" / "results.json"
+    data = json.loads(results.read_text())
+    data["entries"] += [{"model": "mamba+gpt_neo", "seed": s, "test": {"loss": 0.01, "accuracy": 0.99},
+                         "alphas": [[0.0, 1.0], [1.0, 0.0]]} for s in range(3)]
+    data["search_trainings"] = 1.0
+    results.write_text(json.dumps(data))
+    text = write_experiments([experiment], tmp_path / "EXPERIMENTS.md", root=tmp_path).read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| variant | metric | best layout"))
+    rows = [line for line in text.splitlines()[text.splitlines().index(header) + 2:] if line.startswith("|")]
+    cells = dict(zip([c.strip() for c in header.strip("|").split("|")], [c.strip() for c in rows[0].strip("|").split("|")]))
+    assert cells["variant"] == "recall" and cells["metric"] == "accuracy"
+    assert cells["best layout"] == "mamba+gpt_neo: 0.9900 ± 0.0000" and cells["hybrid"] == "0.7200 ± 0.0200"
+    assert cells["regret"] == "0.2700" and cells["verdict"] == "layout better"
+    assert cells["search cost (trainings)"] == "1" and cells["layouts"] == "3"
+    flat = dict(zip(cells, [c.strip() for c in rows[1].strip("|").split("|")]))
+    assert flat["variant"] == "flat" and flat["verdict"] == "inconclusive (at chance)"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from manticore.rundir import (record_path, ACCURACY_MARGIN, ALPHAS, HYBRID, LOSS_MARGIN, REPORT, RESULTS, SWEEP,
+from manticore.rundir import (lower_is_better, record_path, ACCURACY_MARGIN, ALPHAS, HYBRID, LOSS_MARGIN, REPORT, RESULTS, SWEEP,
                                     beats_chance)
 
 from .markdown import fmt, fmt_p, table
@@ -79,6 +79,58 @@ def _table(rows_of: list[tuple[str, Path, Comparison]]) -> list[str]:
     return table(header, rows)
 
 
+def _is_layout(entries: list[dict]) -> bool:
+    """A component alone (no α) or a fixed layout (one-hot α in every block)."""
+    alphas = [e.get("alphas") for e in entries]
+    return all(a is None or (isinstance(a, list) and all(sorted(row)[-1] == 1.0 for row in a)) for a in alphas)
+
+
+def _regret(rows_of: list[tuple[str, Path, Comparison]]) -> list[str]:
+    """Per variant: the best discrete layout (components alone included) against the searched hybrid on the
+    deciding metric (accuracy if the runs report it, else loss), the difference (positive: the layout is
+    better), Welch's p, and the search's cost in trainings; void unless both beat chance."""
+    rows = []
+    for variant, run_dir, comparison in rows_of:
+        if comparison.unusable or HYBRID not in comparison.models:
+            continue
+        metric = "accuracy" if "accuracy" in comparison.metrics else "loss"
+        layouts = [m for m, es in comparison.models.items() if m != HYBRID and _is_layout(es)
+                   and comparison.values(m, metric)]
+        if len(layouts) < 2:
+            continue
+        sign = -1.0 if lower_is_better(metric) else 1.0
+        mean = {m: float(np.mean(comparison.values(m, metric))) for m in [HYBRID, *layouts]}
+        best = max(layouts, key=lambda m: sign * mean[m])
+        verdict = next((v for v in comparison.verdicts if v.model == best and v.metric == metric), None)
+        regret = sign * (mean[best] - mean[HYBRID])
+        learned = comparison.learned(best) is not False and comparison.learned(HYBRID) is not False
+        p = "—" if verdict is None or verdict.test is None else fmt_p(verdict.test.p)
+        significant = verdict is not None and verdict.test is not None and verdict.test.p < 0.05
+        verdict_text = ("inconclusive (at chance)" if not learned else
+                        "layout better" if significant and regret > 0 else
+                        "hybrid better" if significant else "no significant difference")
+        trainings = _search_trainings(run_dir)
+        rows.append([variant or "—", f"{metric}", f"{best}: {mean_std_cell(comparison.values(best, metric))}",
+                     mean_std_cell(comparison.values(HYBRID, metric)), fmt(regret), p, verdict_text,
+                     "—" if trainings is None else f"{trainings:g}", str(len(layouts))])
+    if not rows:
+        return []
+    return ["Search regret: the best of every discrete layout trained (components alone included) against the "
+            "searched hybrid; regret = best layout − hybrid on the deciding metric (positive: the layout is "
+            "better), counted only where both beat chance; search cost in trainings of one layout's budget.", "",
+            *table(["variant", "metric", "best layout", "hybrid", "regret", "Welch p", "verdict",
+                    "search cost (trainings)", "layouts"], rows), ""]
+
+
+def _search_trainings(run_dir: Path) -> float | None:
+    path = run_dir / RESULTS
+    try:
+        value = json.loads(path.read_text()).get("search_trainings")
+    except (OSError, json.JSONDecodeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def _proxies(run_dir: Path) -> list[str]:
     """Each proxy search's task, α and final test accuracy against its chance level (program/alphas.json)."""
     path = run_dir / "program" / ALPHAS
@@ -119,7 +171,7 @@ def section(experiment: Experiment, root: Path) -> list[str]:
     lines += [""] if any(r.get("note") for r in records.values()) else []
     done = [(v, Path(root) / d, read_comparison(Path(root) / d / RESULTS)) for v, _, d in runs if v in records]
     if any(not c.unusable for _, _, c in done):
-        lines += _table(done) + [""]
+        lines += _table(done) + [""] + _regret(done)
     for variant, run_dir, _ in done:
         extra = _proxies(run_dir)
         if (run_dir / "sweep" / SWEEP).exists() and (run_dir / REPORT).exists():

@@ -83,6 +83,13 @@ def every_layout(names: list[str], num_blocks: int) -> dict[str, list[str]]:
     return layouts
 
 
+def search_trainings(cfg: RunConfig, settings: BaselinesSettings) -> float:
+    """What the hybrid costs in trainings of one baseline's budget: its search's steps (plus retraining's)."""
+    one = settings.train.max_steps if settings.retrain else cfg.stage_settings("search").train.max_steps
+    steps = cfg.stage_settings("search").train.max_steps + (settings.train.max_steps if settings.retrain else 0)
+    return steps / one
+
+
 def hybrid_for_seed(cfg: RunConfig, settings: BaselinesSettings, task: Task, seed: int, resume: bool = False) -> tuple:
     """(the hybrid before search, its α, and the searched result or None) for one seed."""
     from .search import search
@@ -122,7 +129,8 @@ def run(cfg: RunConfig, settings: BaselinesSettings, resume: bool = False) -> di
                                   kind="baselines")
         entries.append({"model": rundir.HYBRID, "seed": seed, "test": searched["test"], "alphas": searched["alphas"]})
     if is_main():
-        rundir.add_results(cfg.out_dir, task.name, entries, chance=task.chance)
+        rundir.add_results(cfg.out_dir, task.name, entries, chance=task.chance,
+                           search_trainings=search_trainings(cfg, settings))
     return {"task": task.name, "metric": "loss", "entries": entries}
 
 
