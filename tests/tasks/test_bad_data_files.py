@@ -39,7 +39,7 @@ def test_binary_files_are_refused(tmp_path):
 
 def test_an_unknown_encoding_is_named(tmp_path):
     path = write(tmp_path / "train.txt", b"text\n")
-    with pytest.raises(ValueError, match="encoding='klingon' is not a text encoding"):
+    with pytest.raises(ValueError, match="encoding='klingon' is not valid in lm/text; accepted: a text encoding Python knows"):
         tasks.get("lm/text", path=str(path), encoding="klingon", use_cache=False)
 
 

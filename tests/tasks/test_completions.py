@@ -59,7 +59,7 @@ def test_seeded_and_batched_like_a_collate(task):
 
 
 def test_needs_models():
-    with pytest.raises(ValueError, match="needs models"):
+    with pytest.raises(ValueError, match=r"models=\[\] is not valid in lm/completions; accepted: a non-empty list"):
         tasks.get("lm/completions", source=TEXTS)
 
 

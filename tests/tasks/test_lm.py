@@ -181,7 +181,8 @@ def test_malformed_files_name_the_file_and_line_or_record(tmp_path):
 def test_unknown_format_and_missing_path_say_what_is_accepted(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("hello\nworld\nagain\n")
-    with pytest.raises(ValueError, match="Unknown format 'markdown'.*text, alpaca, eli5, hf"):
+    with pytest.raises(ValueError, match="format='markdown' is not valid in lm/text; accepted: 'text', 'alpaca', "
+                                         "'eli5' or 'hf', or null"):
         tasks.get("lm/text", path=str(path), format="markdown")
     with pytest.raises(FileNotFoundError, match="missing.txt does not exist.*ptb.train.txt"):
         tasks.get("lm/text", path=str(tmp_path / "missing.txt"))

@@ -149,8 +149,9 @@ def test_bad_sources_and_settings_are_named(tmp_path):
     for settings, match in [({"pack": False}, r"does not take \{'pack': False\}"),
                             ({"max_examples": 5}, "max_examples"), ({"shuffle_buffer": -1}, "shuffle_buffer"),
                             ({"path": {"train": "a", "test": "b"}}, "not a dict of splits"),
-                            ({"hf_eval_split": "test"}, "needs format='hf'"),
-                            ({"max_tokens": 0}, "max_tokens must be an integer >= 1")]:
+                            ({"hf_eval_split": "test"},
+                             "hf_eval_split='test' is not valid in lm/stream; accepted: null unless format='hf'"),
+                            ({"max_tokens": 0}, "max_tokens=0 is not valid in lm/stream; accepted: an integer >= 1 or null")]:
         values = {"path": str(tmp_path / "bad"), **settings}
         with pytest.raises(ValueError, match=match):  # at config validation, offline
             check_settings("lm/stream", values)

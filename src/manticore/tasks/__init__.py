@@ -10,7 +10,7 @@ Every task is a `TaskSpec` (spec.py) in the registry `TASKS`; registry.py lists 
 
 from .base import IGNORE_INDEX, SequenceDataset, Task, collate
 from .registry import check_settings, get, names, register
-from .spec import TASKS, CommonSettings, TaskSettingError, TaskSpec
+from .spec import TASKS, CommonSettings, Refusal, TaskSettingError, TaskSpec
 
-__all__ = ["IGNORE_INDEX", "TASKS", "CommonSettings", "SequenceDataset", "Task", "TaskSettingError", "TaskSpec",
-           "check_settings", "collate", "get", "names", "register"]
+__all__ = ["IGNORE_INDEX", "TASKS", "CommonSettings", "Refusal", "SequenceDataset", "Task", "TaskSettingError",
+           "TaskSpec", "check_settings", "collate", "get", "names", "register"]

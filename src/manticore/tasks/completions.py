@@ -127,7 +127,7 @@ class CompletionsSettings:
     models: Literal["components"] | list[Any] = field(default_factory=list)
     """The component LMs that write the completions: PreTrainedModels, checkpoint paths or hub ids, or configs
     (random init). In a run config, 'components': the run's own components."""
-    source: str | os.PathLike | list[str] = "shakespeare"
+    source: str | list[str] = "shakespeare"
     """Texts to take prompts from: a text file (one example a line, as ptb.train.txt), an embedded corpus's
     name, or a list of strings."""
     tokenizer: str = "byte"
@@ -150,9 +150,9 @@ class CompletionsSettings:
     """Seeds the choice of prompts and the sampling."""
 
     def __post_init__(self):
-        if not self.models:
-            raise ValueError(f"{NAME} needs models=[...]: the component LMs (instances or checkpoint paths) "
-                             "that write the completions.")
+        check(bool(self.models), "models", self.models, "a non-empty list of the component LMs that write the "
+              "completions (PreTrainedModels, checkpoint paths or hub ids, or configs), or 'components' in a run "
+              "config", NAME)
         check_int(self.prompt_words, "prompt_words", minimum=1, where=NAME)
         check_int(self.max_new_tokens, "max_new_tokens", minimum=1, where=NAME)
         check_number(self.temperature, "temperature", positive=True, where=NAME)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import torch
 
-from ..checks import check, is_int, is_number
+from ..checks import check, invalid, is_int, is_number
 
 SPLITS = ("train", "validation", "test")
 SPLIT_WORDS = {"train": "train", "training": "train", "valid": "validation", "validation": "validation",
@@ -90,15 +90,20 @@ def _files_in(path: Path, suffixes: tuple[str, ...], layouts: str) -> dict[str, 
     return {split: found[split][0] for split in SPLITS if split in found}
 
 
-def check_encoding(encoding: str) -> str:
-    """The name of a text encoding Python knows, or a ValueError naming the setting."""
+def check_encoding(encoding: str, where: str | None = None) -> str:
+    """The name of a text encoding Python knows, or a ValueError naming the setting (and the task, `where`)."""
     import codecs
 
     try:
         return codecs.lookup(encoding).name
     except (LookupError, TypeError):
-        raise ValueError(f"encoding={encoding!r} is not a text encoding Python knows; e.g. utf-8, latin-1, "
-                         "utf-16.") from None
+        raise invalid("encoding", encoding, "a text encoding Python knows, e.g. utf-8, latin-1, utf-16", where) from None
+
+
+def check_optional_int(value: Any, field: str, minimum: int, where: str | None = None) -> None:
+    """None, or an integer >= minimum (a setting whose None means "all"); else `manticore.checks`' ValueError."""
+    check(value is None or (is_int(value) and value >= minimum), field, value, f"an integer >= {minimum} or null",
+          where)
 
 
 def text_lines(path: Path, encoding: str = "utf-8") -> Iterable[tuple[int, str]]:

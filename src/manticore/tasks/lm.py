@@ -35,21 +35,20 @@ the files' sizes and mtimes, the tokenizer and the settings.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ..checks import check_int, check_one_of, is_int
+from ..checks import check, check_int, check_one_of
 from .base import Task
 from .cache import cached
 from .corpora import corpus_names, corpus_works, load_corpus, shakespeare_dir
-from .files import (Record, carve_splits, check_encoding, check_fractions, is_hf_dataset_dir, load_hf_records,
-                    read_lines, read_records, source_fingerprint, split_files)
+from .files import (Record, carve_splits, check_encoding, check_fractions, check_optional_int, is_hf_dataset_dir,
+                    load_hf_records, read_lines, read_records, source_fingerprint, split_files)
 from .packing import Segments, blocks, encode_split
-from .spec import TaskSpec
+from .spec import Refusal, TaskSpec
 from .tokenizers import get_tokenizer
 
 FORMATS = ("text", "alpaca", "eli5", "hf")
@@ -184,24 +183,20 @@ def record_examples(record: Record, format: str, text_field: str, response_only_
 # --- settings ------------------------------------------------------------------------------------------------
 
 
-def check_format(format: str | None) -> None:
-    """A format of FORMATS, or None (detect it)."""
-    if format is not None and format not in FORMATS:
-        raise ValueError(f"Unknown format {format!r}; accepted: {', '.join(FORMATS)} (or None to detect it).")
-
-
-def check_count(value: Any, field: str, least: int, optional: bool = False) -> None:
-    """An integer >= least (or None, where optional), in the wording lm/text's and lm/stream's errors share."""
-    if not (optional and value is None) and not (is_int(value) and value >= least):
-        raise ValueError(f"{field} must be an integer >= {least}{' or None' if optional else ''}, got {value!r}.")
+def check_format(format: str | None, where: str | None = None) -> None:
+    """A format of FORMATS, or None (detect it); `where` names the task in the error."""
+    check(format is None or (isinstance(format, str) and format in FORMATS), "format", format,
+          f"{', '.join(map(repr, FORMATS[:-1]))} or {FORMATS[-1]!r}, or null (told from the data)", where)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TextSource:
     """What lm/text (and its aliases) and lm/stream share: where the text is and how it becomes tokens."""
 
-    path: str | os.PathLike | list[str] | dict[str, str]
-    """Where the text is (each task's settings say which of these it takes)."""
+    name: ClassVar[str] = "lm/text"  # the task these settings are of, which errors name
+
+    path: str | list[str] | dict[str, str]
+    """Where the text is (each task's settings say which of these it takes; from Python, a pathlib.Path too)."""
     tokenizer: str = "byte"
     """'byte' (bytes + pad/bos/eos), or a Hugging Face tokenizer's folder or hub id."""
     block_size: int = 256
@@ -218,16 +213,16 @@ class TextSource:
     """The text files' encoding; undecodable bytes and binary files are errors naming the line."""
 
     def __post_init__(self):
-        check_count(self.block_size, "block_size", 1)
-        check_count(self.max_tokens, "max_tokens", 1, optional=True)
-        check_encoding(self.encoding)
+        check_int(self.block_size, "block_size", minimum=1, where=self.name)
+        check_optional_int(self.max_tokens, "max_tokens", 1, self.name)
+        check_encoding(self.encoding, self.name)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TextFiles(TextSource):
     """The settings of lm/ptb, lm/alpaca and lm/eli5, whose format is fixed; lm/text adds `format`."""
 
-    path: str | os.PathLike | dict[str, str]
+    path: str | dict[str, str]
     """A file; a directory of split files (ptb.train.txt / ptb.valid.txt / ptb.test.txt, train.jsonl, ...);
     a dict split -> file; a save_to_disk directory; or, with format 'hf', a dataset name."""
     max_tokens: int | None = None
@@ -246,9 +241,9 @@ class TextFiles(TextSource):
 
     def __post_init__(self):
         super().__post_init__()
-        check_count(self.max_examples, "max_examples", 1, optional=True)
-        check_int(self.seed, "seed", minimum=0)
-        check_fractions(self.validation_fraction, self.test_fraction)
+        check_optional_int(self.max_examples, "max_examples", 1, self.name)
+        check_int(self.seed, "seed", minimum=0, where=self.name)
+        check_fractions(self.validation_fraction, self.test_fraction, self.name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,11 +255,34 @@ class TextSettings(TextFiles):
 
     def __post_init__(self):
         super().__post_init__()
-        check_format(self.format)
+        check_format(self.format, self.name)
 
 
-NOT_STREAMED = {"streaming": "streamed corpora are their own task, lm/stream (`manticore tasks lm/stream` lists "
-                             "its settings)"}  # what lm/text and its aliases refuse
+@dataclass(frozen=True, kw_only=True)
+class PtbSettings(TextFiles):
+    """lm/ptb: lm/text with format 'text'."""
+
+    name: ClassVar[str] = "lm/ptb"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlpacaSettings(TextFiles):
+    """lm/alpaca: lm/text with format 'alpaca'."""
+
+    name: ClassVar[str] = "lm/alpaca"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Eli5Settings(TextFiles):
+    """lm/eli5: lm/text with format 'eli5'."""
+
+    name: ClassVar[str] = "lm/eli5"
+
+
+# What lm/text and its aliases refuse: `streaming: true`. Old configs spell out `streaming: false`, which asks
+# for what these tasks do, so it is taken (and dropped).
+NOT_STREAMED = {"streaming": Refusal("streamed corpora are their own task, lm/stream (`manticore tasks lm/stream` "
+                                     "lists its settings)", when=lambda value: value is not False, shown="true")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,9 +304,9 @@ class ShakespeareSettings:
 
     def __post_init__(self):
         check_one_of(self.corpus, "corpus", corpus_names(), "lm/shakespeare")
-        check_count(self.block_size, "block_size", 1)
-        check_count(self.max_examples, "max_examples", 1, optional=True)
-        check_count(self.max_tokens, "max_tokens", 1, optional=True)
+        check_int(self.block_size, "block_size", minimum=1, where="lm/shakespeare")
+        check_optional_int(self.max_examples, "max_examples", 1, "lm/shakespeare")
+        check_optional_int(self.max_tokens, "max_tokens", 1, "lm/shakespeare")
 
 
 # --- tasks ---------------------------------------------------------------------------------------------------
@@ -358,15 +376,16 @@ def read_text_task(settings: TextFiles, format: str | None, use_cache: bool = Tr
                          {"path": path_key, "response_only_loss": s.response_only_loss})
 
 
-def _alias(alias: str, format: str, doc: str) -> TaskSpec:
-    """The task `alias`: lm/text with `format` fixed (its settings are lm/text's less `format`)."""
+def _alias(settings_class: type[TextFiles], format: str, doc: str) -> TaskSpec:
+    """The task `settings_class.name`: lm/text with `format` fixed (its settings are lm/text's less `format`)."""
+    alias = settings_class.name
 
     def build(settings: TextFiles, use_cache: bool = True) -> Task:
         task = read_text_task(settings, format, use_cache)
         task.name = alias
         return task
 
-    return TaskSpec(alias, TextFiles, build, doc, refused=NOT_STREAMED)
+    return TaskSpec(alias, settings_class, build, doc, refused=NOT_STREAMED)
 
 
 def shakespeare_task(settings: ShakespeareSettings, use_cache: bool = True) -> Task:
@@ -386,9 +405,9 @@ def shakespeare_task(settings: ShakespeareSettings, use_cache: bool = True) -> T
 TASKS = (
     TaskSpec("lm/text", TextSettings, text_task, "Language data from any text source (plain text, Alpaca, ELI5, "
              "a Hugging Face dataset), packed into blocks.", refused=NOT_STREAMED),
-    _alias("lm/ptb", "text", "Penn Treebank: path is the folder of ptb.train.txt, ptb.valid.txt, ptb.test.txt."),
-    _alias("lm/alpaca", "alpaca", "Alpaca instructions: path is alpaca_data.json (a list of records)."),
-    _alias("lm/eli5", "eli5", "ELI5: path is a .jsonl file (or split files, or a save_to_disk directory)."),
+    _alias(PtbSettings, "text", "Penn Treebank: path is the folder of ptb.train.txt, ptb.valid.txt, ptb.test.txt."),
+    _alias(AlpacaSettings, "alpaca", "Alpaca instructions: path is alpaca_data.json (a list of records)."),
+    _alias(Eli5Settings, "eli5", "ELI5: path is a .jsonl file (or split files, or a save_to_disk directory)."),
     TaskSpec("lm/shakespeare", ShakespeareSettings, shakespeare_task, "The embedded corpus, Shakespeare's works, "
              "split by work (the default text of projector pretraining)."),
 )

@@ -19,7 +19,6 @@ row * W + col is pixel (row, col). Ids are the gray levels 0..255 (vocab 256); e
 from __future__ import annotations
 
 import gzip
-import os
 import pickle
 import re
 from dataclasses import dataclass
@@ -228,7 +227,7 @@ def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
 class LraImageSettings:
     """lra/image: where the images are, and which of them to keep."""
 
-    path: str | os.PathLike = "cifar-10-batches-py"
+    path: str = "cifar-10-batches-py"
     """A cifar-10-batches-py folder, a folder of idx files (MNIST), a .npz file, or 'fashion-mnist'."""
     num_labels: int | None = None
     """Classes; None: the largest label id + 1."""
@@ -249,7 +248,7 @@ class LraImageSettings:
         check_fractions(self.validation_fraction, self.test_fraction, NAME)
 
 
-def image_classification_task(settings: LraImageSettings, use_cache: bool = True) -> Task:
+def lra_image_task(settings: LraImageSettings, use_cache: bool = True) -> Task:
     """Sequential (grayscale, row-major) image classification from `path`; see the module docstring.
 
     seed, validation_fraction and test_fraction carve splits the source lacks from train (CIFAR-10 and
@@ -287,6 +286,6 @@ def image_classification_task(settings: LraImageSettings, use_cache: bool = True
                           "sequence_length": length})
 
 
-TASKS = (TaskSpec(NAME, LraImageSettings, image_classification_task, "LRA image: sequential classification of "
+TASKS = (TaskSpec(NAME, LraImageSettings, lra_image_task, "LRA image: sequential classification of "
                   "grayscale pixel sequences (CIFAR-10, MNIST, ...)."),)
 """The task of this module, for the registry (registry.py)."""

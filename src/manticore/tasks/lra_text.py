@@ -19,7 +19,6 @@ texts are truncated), labels a scalar class id. With the default byte tokenizer 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,7 +151,7 @@ def encode_texts(texts: list[str], tokenizer, max_length: int) -> dict[str, torc
 class LraTextSettings:
     """lra/text: where the labelled texts are, and how they become byte (or token) sequences."""
 
-    path: str | os.PathLike | dict[str, str]
+    path: str | dict[str, str]
     """The aclImdb folder, a .csv/.tsv/.json/.jsonl file, a folder of split files, a dict split -> file, or a
     save_to_disk directory (the module docstring has the layouts)."""
     max_length: int = 1000
@@ -185,10 +184,10 @@ class LraTextSettings:
                 check_int(getattr(self, name), name, minimum=1, where=NAME)
         check_int(self.seed, "seed", minimum=0, where=NAME)
         check_fractions(self.validation_fraction, self.test_fraction, NAME)
-        check_encoding(self.encoding)
+        check_encoding(self.encoding, NAME)
 
 
-def text_classification_task(settings: LraTextSettings, use_cache: bool = True) -> Task:
+def lra_text_task(settings: LraTextSettings, use_cache: bool = True) -> Task:
     """Byte-level IMDb (or any labelled text) from `path`; see the module docstring.
 
     seed, validation_fraction and test_fraction carve splits the source lacks (aclImdb has train and test,
@@ -225,6 +224,6 @@ def text_classification_task(settings: LraTextSettings, use_cache: bool = True) 
                           "examples": {split: len(d) for split, d in datasets.items()}})
 
 
-TASKS = (TaskSpec(NAME, LraTextSettings, text_classification_task, "LRA text: byte-level classification of "
+TASKS = (TaskSpec(NAME, LraTextSettings, lra_text_task, "LRA text: byte-level classification of "
                   "labelled texts (IMDb reviews)."),)
 """The task of this module, for the registry (registry.py)."""

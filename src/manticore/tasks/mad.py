@@ -65,7 +65,7 @@ Where we differ, on purpose:
   own, shared by both splits.
 
 Metrics: MAD reports torchmetrics' macro-averaged accuracy; the engine reports it as `macro_accuracy`,
-beside plain `accuracy` (train/engine.py).
+beside plain `accuracy` (train/metrics.py).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
-from ..checks import is_int, is_number
+from ..checks import check, check_int, check_one_of, is_int, is_number
 from .base import IGNORE_INDEX, SequenceDataset, Task
 from .cache import cached
 from .seeded_rng import MAD_STREAMS, split_rng
@@ -133,14 +133,13 @@ class MadTask(ABC):
     """L: tokens in every example (Task.max_length); None: the preset's (128)."""
 
     def __post_init__(self):
-        if self.preset not in PRESETS:
-            raise ValueError(f"{self.name}: unknown preset={self.preset!r}; accepted: {', '.join(map(repr, PRESETS))}.")
+        check_one_of(self.preset, "preset", PRESETS, self.name)
         for setting, value in self.preset_values().items():
             if getattr(self, setting) is None:
                 object.__setattr__(self, setting, value)  # frozen: the preset's value, once, here
-        self._check_int("seed", 0)
-        self._check_int("num_train", 1)
-        self._check_int("num_test", 1)
+        check_int(self.seed, "seed", minimum=0, where=self.name)
+        check_int(self.num_train, "num_train", minimum=1, where=self.name)
+        check_int(self.num_test, "num_test", minimum=1, where=self.name)
 
     @classmethod
     def baseline(cls, **overrides: Any) -> MadTask:
@@ -210,17 +209,15 @@ class MadTask(ABC):
             metadata=dict(preset=preset, settings=settings, **self.describe()),
         )
 
-    def _check_int(self, setting: str, minimum: int) -> None:
+    def _check_int(self, setting: str, minimum: int, why: str, even: bool = False) -> None:
+        """check_int's check, its accepted values explained by `why` (and even, if `even`)."""
         value = getattr(self, setting)
-        if not is_int(value):
-            raise TypeError(f"{self.name}: {setting} must be an integer, got {value!r} ({type(value).__name__}).")
-        if value < minimum:
-            raise ValueError(f"{self.name}: {setting}={value} is too small; accepted: an integer >= {minimum}.")
+        ok = is_int(value) and value >= minimum and (not even or value % 2 == 0)
+        check(ok, setting, value, f"an {'even ' if even else ''}integer >= {minimum}{f' ({why})' if why else ''}",
+              self.name)
 
     def _check_vocab(self, minimum: int, why: str) -> None:
-        self._check_int("vocab_size", 1)
-        if self.vocab_size < minimum:
-            raise ValueError(f"{self.name}: vocab_size={self.vocab_size} is too small; it needs >= {minimum} ({why}).")
+        self._check_int("vocab_size", minimum, why)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -243,14 +240,11 @@ class InContextRecall(MadTask):
     def __post_init__(self):
         super().__post_init__()
         self._check_vocab(minimum=2, why="one half for keys and the other for values")
-        self._check_int("seq_len", 4)
-        if self.seq_len % 2:
-            raise ValueError(f"{self.name}: seq_len={self.seq_len} must be even (the sequence is key, value pairs).")
-        if self.num_keys is not None:
-            self._check_int("num_keys", 1)
-            if self.num_keys > self.vocab_size // 2:
-                raise ValueError(f"{self.name}: num_keys={self.num_keys} exceeds the {self.vocab_size // 2} key ids "
-                                 f"of vocab_size={self.vocab_size}; accepted: 1 to {self.vocab_size // 2}, or None.")
+        self._check_int("seq_len", 4, "the sequence is key, value pairs", even=True)
+        keys = self.vocab_size // 2
+        check(self.num_keys is None or (is_int(self.num_keys) and 1 <= self.num_keys <= keys), "num_keys",
+              self.num_keys, f"an integer in [1, {keys}] (the key ids of vocab_size={self.vocab_size}), or null "
+              "(all of them)", self.name)
 
     def noise(self) -> tuple[float, int]:
         """(frac_noise, noise_vocab_size): plain recall has no noise."""
@@ -297,11 +291,8 @@ class NoisyInContextRecall(InContextRecall):
     def __post_init__(self):
         super().__post_init__()
         frac = self.frac_noise
-        if not is_number(frac):
-            raise TypeError(f"{self.name}: frac_noise must be a finite number, got {frac!r}.")
-        if not 0 <= frac < 1:
-            raise ValueError(f"{self.name}: frac_noise={frac} is out of range; accepted: 0 <= frac_noise < 1.")
-        self._check_int("noise_vocab_size", 1 if frac > 0 else 0)
+        check(is_number(frac) and 0 <= frac < 1, "frac_noise", frac, "a number in [0, 1)", self.name)
+        self._check_int("noise_vocab_size", 1 if frac > 0 else 0, "noise needs noise tokens" if frac > 0 else "")
 
     def noise(self) -> tuple[float, int]:
         return self.frac_noise, self.noise_vocab_size
@@ -325,15 +316,17 @@ class FuzzyInContextRecall(MadTask):
 
     def __post_init__(self):
         super().__post_init__()
-        self._check_int("k_motif_size", 1)
-        self._check_int("v_motif_size", 1)
+        check_int(self.k_motif_size, "k_motif_size", minimum=1, where=self.name)
+        check_int(self.v_motif_size, "v_motif_size", minimum=1, where=self.name)
         k, v = self.k_motif_size, self.v_motif_size
         self._check_vocab(minimum=2 * max(k, v) + 1,
                           why=f"{k} distinct key ids, {v} distinct value ids (half of the ids each) and the pad token")
-        self._check_int("seq_len", 2 * (k + v))
-        if ((self.vocab_size - 1) // 2 + 1) ** k >= 2**62:
-            raise ValueError(f"{self.name}: k_motif_size={k} is too large for vocab_size={self.vocab_size} "
-                             f"(key motifs are numbered in 62 bits).")
+        self._check_int("seq_len", 2 * (k + v), "2 * (k_motif_size + v_motif_size)")
+        base, longest = (self.vocab_size - 1) // 2 + 1, 1
+        while base ** (longest + 1) < 2**62:
+            longest += 1
+        check(k <= longest, "k_motif_size", k, f"an integer in [1, {longest}] at vocab_size={self.vocab_size} (key "
+              "motifs are numbered in 62 bits)", self.name)
 
     @property
     def pad_token_id(self) -> int:
@@ -382,13 +375,10 @@ class SelectiveCopying(MadTask):
     def __post_init__(self):
         super().__post_init__()
         self._check_vocab(minimum=3, why="at least one token id, the blank and the copy token")
-        self._check_int("num_tokens_to_copy", 1)
-        self._check_int("seq_len", 1)
-        n_copy, needed = self.num_tokens_to_copy, 2 * self.num_tokens_to_copy + 2
-        if self.seq_len < needed:
-            raise ValueError(f"{self.name}: seq_len={self.seq_len} is too short for num_tokens_to_copy={n_copy}; "
-                             f"it needs seq_len >= 2 * num_tokens_to_copy + 2 = {needed} (the tokens, at least one "
-                             f"blank, the copy token and one answer slot per token).")
+        check_int(self.num_tokens_to_copy, "num_tokens_to_copy", minimum=1, where=self.name)
+        self._check_int("seq_len", 2 * self.num_tokens_to_copy + 2,
+                        f"2 * num_tokens_to_copy + 2 for num_tokens_to_copy={self.num_tokens_to_copy}: the tokens, "
+                        "at least one blank, the copy token and one answer slot per token")
 
     def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
         return _selective_copying(rng, n, self.vocab_size, self.seq_len, self.num_tokens_to_copy)
@@ -424,9 +414,7 @@ class Memorization(MadTask):
     def __post_init__(self):
         super().__post_init__()
         self._check_vocab(minimum=3, why="a key id, a value id and the insert token")
-        self._check_int("seq_len", 2)
-        if self.seq_len % 2:
-            raise ValueError(f"{self.name}: seq_len={self.seq_len} must be even (the sequence is key, insert pairs).")
+        self._check_int("seq_len", 2, "the sequence is key, insert pairs", even=True)
 
     def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
         value_of = _memorization_map(self.seed, self.vocab_size)
@@ -470,7 +458,7 @@ class Compression(MadTask):
     def __post_init__(self):
         super().__post_init__()
         self._check_vocab(minimum=2, why="at least one token id and the compression token")
-        self._check_int("seq_len", 2)
+        self._check_int("seq_len", 2, "at least one token and the compression token")
 
     def generate(self, rng: np.random.Generator, n: int, split: Split) -> tuple[np.ndarray, np.ndarray]:
         return _compression(rng, n, self.vocab_size, self.seq_len)

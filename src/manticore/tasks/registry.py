@@ -30,11 +30,15 @@ for _module in BUILT_IN:
 
 
 def register(spec: TaskSpec | str):
-    """Add a TaskSpec under its name (replacing a task of that name); returns it.
+    """Add a TaskSpec under its name (a task of that name is replaced, with a warning); returns it.
 
-    Also a decorator over a function whose keyword arguments are its settings, `@register("my/task")`
-    (`TaskSpec.from_function`); it returns the function.
+    With a name, a decorator over a function whose keyword arguments are its settings, `@register("my/task")`
+    (`TaskSpec.from_function`); it returns the function. A bare `@register` has no name to register under.
     """
+    if callable(spec) and not isinstance(spec, (TaskSpec, type)):  # a function, as `@tasks.register` gives
+        name = getattr(spec, "__name__", "your_function")
+        raise TypeError(f"tasks.register takes a TaskSpec, or a task's name: write @tasks.register(\"my/task\") "
+                        f"over {name}, not a bare @tasks.register (got {spec!r}).")
     if not isinstance(spec, str):
         return TASKS.register(spec)
 

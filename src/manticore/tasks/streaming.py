@@ -42,22 +42,22 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
 
+from ..checks import check, check_int
 from .base import IGNORE_INDEX, Task
-from .files import Record, check_encoding
-from .lm import TextSource, check_count, check_format, detect_format, record_examples
+from .files import Record, check_encoding, check_optional_int
+from .lm import TextSource, check_format, detect_format, record_examples
 from .packing import blocks, encode_split, join_example
-from .spec import TaskSpec
+from .spec import Refusal, TaskSpec
 from .tokenizers import get_tokenizer
 
 STREAM_SUFFIXES = (".jsonl", ".json", ".parquet", ".txt")
@@ -387,15 +387,29 @@ class BlockStream:
 
 
 # --- the task ------------------------------------------------------------------------------------------------------
-IN_MEMORY_ONLY = ("streamed text is always packed, its epoch is capped by max_tokens, and its test split is "
-                  "eval_documents (or eval_path / hf_eval_split)")
+# What lm/stream refuses of lm/text's settings and values, each with its own reason (`streaming: true` is taken:
+# it is what lm/stream does).
+REFUSED = {
+    "pack": "streamed text is always packed into blocks",
+    "max_examples": "a stream's epoch is capped by max_tokens (tokens, summed over the processes), not by records",
+    "validation_fraction": "a stream has no validation split",
+    "test_fraction": "its test split is the first eval_documents documents of eval_path, of hf_eval_split or of "
+                     "the source itself",
+    "streaming": Refusal("lm/stream always streams; lm/text reads a corpus into memory",
+                         when=lambda value: value is not True, shown="false"),
+    "path": Refusal("path is the training split's shards (a directory, glob, file or list of them), not a dict of "
+                    "splits; give the test split's files as eval_path", when=lambda value: isinstance(value, Mapping),
+                    shown="a dict of splits"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
 class StreamSettings(TextSource):
     """lm/stream: a corpus too large for memory, its training split read on the fly."""
 
-    path: str | os.PathLike | list[str] | dict[str, str]
+    name: ClassVar[str] = "lm/stream"
+
+    path: str | list[str]
     """The training split's shards: a directory (searched recursively), a glob, a file, or a list of them, of
     .jsonl/.json/.parquet/.txt; with format 'hf', a Hugging Face dataset name. (Not a dict of splits: the test
     split is eval_path.)"""
@@ -411,7 +425,7 @@ class StreamSettings(TextSource):
     """Visit the shards in a new seeded order each epoch (the training seed) and draw documents from a buffer."""
     shuffle_buffer: int = 1000
     """Documents in the shuffle buffer (0 or 1: no buffer)."""
-    eval_path: str | os.PathLike | list[str] | None = None
+    eval_path: str | list[str] | None = None
     """Files (as path) whose first documents are the test split; None: hf_eval_split, else the source's own
     first documents, which training then skips."""
     hf_eval_split: str | None = None
@@ -423,19 +437,19 @@ class StreamSettings(TextSource):
 
     def __post_init__(self):
         super().__post_init__()
-        check_format(self.format)
-        check_count(self.shuffle_buffer, "shuffle_buffer", 0)
-        check_count(self.eval_documents, "eval_documents", 1)
-        check_count(self.eval_tokens, "eval_tokens", 1, optional=True)
-        if isinstance(self.path, Mapping):
-            raise ValueError("lm/stream takes path as the training split's shards (a directory, glob, file or list), "
-                             f"not a dict of splits ({sorted(self.path)}); give the test split's files as eval_path.")
-        if self.eval_path is not None and self.hf_eval_split is not None:
-            raise ValueError(f"Give the test split as eval_path ({self.eval_path!r}) or hf_eval_split "
-                             f"({self.hf_eval_split!r}), not both.")
-        if self.hf_eval_split is not None and self.format != "hf":
-            raise ValueError(f"hf_eval_split={self.hf_eval_split!r} names a split of a Hugging Face dataset; it "
-                             "needs format='hf' (local shards take eval_path).")
+        check_format(self.format, self.name)
+        check_int(self.shuffle_buffer, "shuffle_buffer", minimum=0, where=self.name)
+        check_int(self.eval_documents, "eval_documents", minimum=1, where=self.name)
+        check_optional_int(self.eval_tokens, "eval_tokens", 1, self.name)
+        check(not isinstance(self.path, Mapping), "path", self.path,
+              "the training split's shards (a directory, glob, file or list of them), not a dict of splits (give the "
+              "test split's files as eval_path)", self.name)
+        check(self.eval_path is None or self.hf_eval_split is None, "hf_eval_split", self.hf_eval_split,
+              f"null when eval_path is given ({self.eval_path!r}): the test split is one or the other, not both",
+              self.name)
+        check(self.hf_eval_split is None or self.format == "hf", "hf_eval_split", self.hf_eval_split,
+              "null unless format='hf': it names a split of a Hugging Face dataset (local shards take eval_path)",
+              self.name)
 
 
 def stream_task(settings: StreamSettings, use_cache: bool = True) -> Task:
@@ -474,6 +488,5 @@ def _test_records(settings: StreamSettings, source: Source, encoding: str) -> tu
 
 TASKS = (TaskSpec("lm/stream", StreamSettings, stream_task, "A corpus too large for memory (local shards or a hub "
                   "dataset), read, tokenised and packed on the fly; resumes exactly.", cached=False,
-                  refused={**dict.fromkeys(("pack", "max_examples", "validation_fraction", "test_fraction"),
-                                           IN_MEMORY_ONLY), "streaming": "lm/stream always streams"}),)
+                  refused=REFUSED),)
 """The task of this module, for the registry (registry.py)."""
