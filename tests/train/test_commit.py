@@ -38,7 +38,7 @@ def test_the_search_commits_to_its_argmax_and_keeps_training(task, tmp_path):
 
 
 def test_commit_at_is_checked():
-    with pytest.raises(ValueError, match=r"search.commit_at=1.5 is not valid; accepted: a fraction"):
+    with pytest.raises(ValueError, match=r"search.commit_at=1.5 is not valid; accepted: a fraction of the steps in \(0, 1\]"):
         SearchConfig(commit_at=1.5)
 
 

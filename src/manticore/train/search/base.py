@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ...checks import check
+from ...checks import check, is_number
 from ...registry import Registry
 from ...settings import build
 from .cost import CostPenalty, CostSettings
@@ -39,7 +39,8 @@ class SearchConfig:
     commit_at: float | None = None
     """At this fraction of the steps, α becomes exactly the layout it points to (each block's argmax, or with a
     budget the layout that meets it) and the remaining steps train that layout, so the search ends in a discrete
-    layout whose weights co-adapted with it; null: the search ends with the mixture."""
+    layout; 1: after the last step (retrain then trains that layout from the pre-search weights, the paper's
+    discretize-and-retrain); null: the search ends with the mixture."""
 
     def __post_init__(self):
         check(self.algorithm in ALGORITHMS, "search.algorithm", self.algorithm, ", ".join(ALGORITHMS))
@@ -48,8 +49,8 @@ class SearchConfig:
         check(not (self.bilevel and self.updates == "simultaneous"), "search.bilevel", self.bilevel,
               "bilevel=true only with updates='alternating' (a simultaneous step has one batch)")
         self.algorithm_class().parse_hyperparameters(self.hyperparameters)  # fail now, not mid-run
-        check(self.commit_at is None or 0 < self.commit_at < 1, "search.commit_at", self.commit_at,
-              "a fraction of the steps strictly between 0 and 1, or null")
+        check(self.commit_at is None or (is_number(self.commit_at) and 0 < self.commit_at <= 1), "search.commit_at",
+              self.commit_at, "a fraction of the steps in (0, 1], or null")
 
     def algorithm_class(self) -> type[SearchAlgorithm]:
         return ALGORITHMS[self.algorithm]
@@ -121,10 +122,14 @@ class SearchAlgorithm:
         at = self.config.commit_at
         if at is None or "arch" not in engine.optimizers or engine.step < round(at * engine.config.max_steps):
             return False
-        logits = engine.arch[0]
-        if not bool((_zeros_per_row(logits) == logits.shape[1] - 1).all()):  # not one-hot yet: commit now
-            commit(logits, self.layout(engine))
+        self.commit(engine)
         return True
+
+    def commit(self, engine: Engine) -> None:
+        """α ← the layout it points to, exactly (a no-op once it is one-hot)."""
+        logits = engine.arch[0]
+        if not bool((_zeros_per_row(logits) == logits.shape[1] - 1).all()):
+            commit(logits, self.layout(engine))
 
     def layout(self, engine: Engine) -> list[int]:
         """The layout α points to: the most probable one under it that meets the budget, if there is one."""

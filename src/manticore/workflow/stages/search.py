@@ -46,6 +46,9 @@ def search(hybrid: ManticorePreTrainedModel, task: Task, train: TrainConfig, sea
     hybrid.unfreeze_mixture_weights()
     engine = Engine(hybrid, task, train, out_dir, search=search)
     metrics = engine.train(resume)
+    if search.commit_at is not None and engine.arch:  # commit_at 1: the layout after the last step
+        engine.algorithm.commit(engine)
+        metrics = engine.evaluate("test")
     return finish("search", hybrid, task, engine, metrics, out_dir, **searched_cost(hybrid, search, out_dir))
 
 
