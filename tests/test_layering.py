@@ -221,3 +221,12 @@ def test_the_layout_page_draws_these_floors():
     for floor, units in re.findall(r"^\| (\d) \| ([^|]+) \|", page, flags=re.M):
         drawn.update({unit: int(floor) for unit in re.findall(r"`([^`]+)`", units)})
     assert drawn == FLOORS
+
+
+def test_the_reports_default_order_is_the_stage_registrys():
+    """The report sits below the workflow and can't import its registry: rundir.STAGE_FOLDERS is the built-in
+    stages' order for a report written on its own, and must follow the registry (a new stage adds its folder)."""
+    from manticore import rundir
+    from manticore.workflow import stages
+
+    assert list(rundir.STAGE_FOLDERS) == [module.STAGE.name for module in stages.BUILT_IN]
