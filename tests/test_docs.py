@@ -519,6 +519,26 @@ def check_streaming_config(block: Block, ctx: Context) -> None:
     assert cfg.stage_settings("pretrain-projectors").task["name"] == "lm/stream"
 
 
+def check_cost_python(block: Block, ctx: Context) -> None:
+    """The counts the page states: no KV bytes for Mamba alone, fewer FLOPs than the GPT-Neo layout, a measured
+    latency."""
+    scope = exec_python(block, ctx)
+    costs = scope["costs"]
+    assert costs.cost([1, 1], "kv_bytes", context=4096) == 0
+    assert 0 < costs.cost([1, 1], "flops") < costs.cost([0, 1], "flops") < costs.cost([0, 0], "flops")
+    assert costs.cost([0, 1], "decode_latency") > 0
+
+
+def check_cost_config(block: Block, ctx: Context) -> None:
+    """A `search` fragment: merged into the quickstart config, it validates into the search's cost settings."""
+    fragment = yaml.safe_load(block.code)
+    values = yaml.safe_load(QUICKSTART.read_text())
+    values["search"] = fragment["search"]
+    cfg = load_config(yaml.safe_dump(values), ctx)
+    cost = cfg.stage_settings("search").search.cost
+    assert (cost.measure, cost.weight, cost.budget, cost.prune_below) == ("kv_bytes", 5.0, 1.1, 0.02)
+
+
 @dataclass
 class Check:
     how: str
@@ -563,6 +583,10 @@ CHECKS: dict[str, Check] = {
                               "by `search --help` (unregistered afterwards)", check_search),
     "extending-task": Check("exec'd: a classification task of 32 bits; a run config naming it validates, a wrong "
                             "type is refused (unregistered afterwards)", check_task),
+    "cost-python": Check("exec'd: Mamba alone keeps no KV cache, FLOPs order the layouts, a measured latency",
+                         check_cost_python),
+    "cost-config": Check("merged into the quickstart config and validated into search.cost", check_cost_config),
+    "cost-pareto": Check("parsed by the CLI's parser, its config validated with the override", shell()),
     "extending-report-section": Check("exec'd and added to the report's sections: its table is in report.md",
                                       check_report_section),
 }

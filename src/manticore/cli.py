@@ -15,6 +15,7 @@ Building and inspecting:
     manticore demo [--out runs/demo] [--set KEY=VALUE ...]
     manticore build COMPONENT [COMPONENT ...] --num-blocks L --out DIR [--embeddings-from K] [--weights W]
     manticore inspect DIR
+    manticore cost DIR [--context N ...] [--latency]     # what it costs per branch and per layout (params, FLOPs, KV)
     manticore tasks [NAME ...]                           # the tasks; with names, their settings
 
 Several processes: `torchrun --nproc_per_node 2 -m manticore.cli search --config FILE`.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .errors import ManticoreError
@@ -116,6 +118,101 @@ def cmd_inspect(args) -> None:
     from .hybrid.summary import describe
 
     print(describe(load_hybrid(args.path)))
+
+
+COST_CONTEXTS = (4096, 32768)  # `manticore cost`'s default context lengths
+MAX_LAYOUT_ROWS = 16  # more layouts than this: only each component alone is listed
+
+
+def text_table(header: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
+    """Columns two spaces apart, the first `left` aligned left and the others right (numbers)."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(str(cell).ljust(w) if i < left else str(cell).rjust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in [header, *rows]]
+
+
+def cmd_cost(args) -> None:
+    from .hybrid.build import load_hybrid
+
+    contexts = list(dict.fromkeys(args.context or COST_CONTEXTS))
+    for context in contexts:
+        if context < 1:
+            raise ValueError(f"--context {context} is not valid; accepted: a number of tokens >= 1.")
+    if not os.path.isdir(args.path):
+        raise ValueError(f"{args.path!r} is not a directory; give the folder of a saved hybrid (save_pretrained's).")
+    hybrid = load_hybrid(args.path)
+    if args.latency and hybrid.get_output_embeddings() is None:
+        raise ValueError(f"--latency times decoding, which needs a causal LM; {args.path!r} holds a "
+                         f"{type(hybrid).__name__}. Without --latency its counted costs are printed.")
+    hybrid.eval()
+    print("\n".join(cost_profile(hybrid, contexts, args.latency, where=args.path)))
+
+
+def cost_profile(hybrid, contexts: list[int], latency: bool = False, where: str = "the hybrid") -> list[str]:
+    """`manticore cost`'s lines: the counted cost of each branch, of each discrete layout (each component alone
+    when there are more than MAX_LAYOUT_ROWS) and of α as saved; with `latency`, each one's measured ms per token
+    on this machine and the model's end-to-end decode speed."""
+    from .hybrid.cost import CostModel
+    from .report.markdown import context_label, fmt_alphas, human_bytes, human_count
+
+    base, costs = hybrid.base_model, CostModel.of(hybrid)
+    names, (L, K) = costs.names, costs.shape
+    profile, at = costs.profile(contexts), [context_label(c) for c in contexts]
+    lines = [f"Cost of {where}: {' + '.join(names)}, L={L} blocks, vocab {base.config.vocab_size}. Counted from its "
+             "modules, batch 1: FLOPs per token decoded after N tokens of context, cache bytes per sequence of N.", "",
+             "Branches (component k's blocks in block l, as a layout runs them; projectors run only while 0 < α < 1):"]
+    rows = [[str(b["block"]), b["name"], str(b["layers"] or "pruned"), human_count(b[f"params@{contexts[0]}"]),
+             human_count(b["projector_params"]), *(human_count(b[f"flops@{c}"]) for c in contexts),
+             *(human_bytes(b[f"kv_bytes@{c}"]) for c in contexts), human_bytes(b[f"state_bytes@{contexts[0]}"])]
+            for b in profile["branches"]]
+    lines += text_table(["block", "component", "layers", "params", "projector params",
+                         *(f"FLOPs/token@{a}" for a in at), *(f"KV@{a}" for a in at), "state"], rows, left=2)
+    lines.append(f"embedding and head: {human_count(profile['head']['params'])} params, "
+                 f"{human_count(profile['head']['flops'])} FLOPs/token")
+
+    pruned = base.mixture.pruned or [[False] * K for _ in range(L)]
+    layouts = [c for c in costs.layouts() if not any(pruned[l][k] for l, k in enumerate(c))]
+    listed = layouts if len(layouts) <= MAX_LAYOUT_ROWS else [c for c in layouts if len(set(c)) == 1]
+    saved = hybrid.mixture_weights().detach()
+    mixtures = [(", ".join(names[k] for k in c), c) for c in listed] + [(f"α as saved {fmt_alphas(saved)}", saved)]
+    lines += ["", f"Layouts (one component per block; {len(listed)} of {len(layouts)}"
+              + (", each component alone" if len(listed) < len(layouts) else "") + ") and the mixture as saved:"]
+    rows = [[label, human_count(costs.cost(m, "params")), *(human_count(costs.cost(m, "flops", c)) for c in contexts),
+             *(human_bytes(costs.cost(m, "kv_bytes", c)) for c in contexts), human_bytes(costs.cost(m, "state_bytes"))]
+            for label, m in mixtures]
+    lines += text_table(["layout", "params", *(f"FLOPs/token@{a}" for a in at), *(f"KV@{a}" for a in at), "state"],
+                        rows)
+    return lines + (latency_profile(hybrid, costs, mixtures) if latency else [])
+
+
+def latency_profile(hybrid, costs, mixtures: list[tuple[str, object]]) -> list[str]:
+    """Measured ms per token of each branch (profile_latency) and of each of `mixtures` (the sum of its parts),
+    and the model's decode speed end to end (decode_seconds_per_token)."""
+    from .hybrid.cost import decode_seconds_per_token
+
+    names, (L, K) = costs.names, costs.shape
+    limits = [c.max_positions for c in hybrid.base_model.components if c.max_positions is not None]
+    prompt = min([64, *(limit // 2 for limit in limits)])  # the prompt and the decoded tokens fit every position table
+    tokens = min([32, *(limit - prompt for limit in limits)])
+    latency = costs.profile_latency(hybrid, prefill_length=prompt, decode_tokens=min(16, tokens))
+    machine = latency.machine
+    lines = ["", f"Measured here ({machine['threads']} threads, {machine['device']}), batch 1: a {prompt}-token prefill, "
+                 f"then {machine['decode_tokens']} decoded tokens, medians of {machine['repeats']}; ms per token:"]
+    rows = [[str(l), names[k], f"{latency.decode[l][k] * 1e3:.3f}", f"{latency.decode_projectors[l][k] * 1e3:.3f}",
+             f"{latency.prefill[l][k] * 1e3:.3f}", f"{latency.prefill_projectors[l][k] * 1e3:.3f}"]
+            for l in range(L) for k in range(K)]
+    lines += text_table(["block", "component", "decode", "decode projectors", "prefill", "prefill projectors"], rows,
+                        left=2)
+    lines += [f"the rest (embedding, head, the step's own work): decode {latency.decode_rest * 1e3:.3f}, prefill "
+              f"{latency.prefill_rest * 1e3:.3f}", ""]
+    rows = [[label, f"{costs.cost(m, 'decode_latency') * 1e3:.3f}", f"{costs.cost(m, 'prefill_latency') * 1e3:.3f}"]
+            for label, m in mixtures]
+    lines += text_table(["layout (the sum of its parts)", "decode", "prefill"], rows)
+    seconds = decode_seconds_per_token(hybrid, prompt_length=prompt, tokens=tokens)
+    saved = hybrid.mixture_weights().detach()
+    return lines + ["", f"The model as saved, end to end: {seconds * 1e3:.3f} ms per decoded token, {1 / seconds:,.0f} "
+                        f"tokens/s (greedy, after a {prompt}-token prompt; the sum of its parts: "
+                        f"{costs.cost(saved, 'decode_latency') * 1e3:.3f} ms)."]
 
 
 def cmd_eval_harness(args) -> None:
@@ -234,6 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="describe a saved hybrid")
     inspect.add_argument("path")
     inspect.set_defaults(func=cmd_inspect)
+
+    cost = sub.add_parser(
+        "cost", help="what a saved hybrid costs: per branch and per layout, params, FLOPs, KV-cache and state bytes",
+        description="The cost profile of a saved hybrid (manticore.hybrid.cost.CostModel): per branch (component k's "
+                    "blocks in block l) its parameters, FLOPs per decoded token and KV-cache bytes per sequence at "
+                    "each context, and recurrent-state bytes; then every discrete layout (each component alone when "
+                    f"there are more than {MAX_LAYOUT_ROWS}) and the mixture as saved. --latency also times every "
+                    "branch and the whole model here.")
+    cost.add_argument("path", metavar="MODEL_DIR", help="a saved hybrid (save_pretrained)")
+    cost.add_argument("--context", type=int, nargs="+", action="extend", metavar="N",
+                      help=f"context lengths in tokens (default: {' '.join(map(str, COST_CONTEXTS))})")
+    cost.add_argument("--latency", action="store_true",
+                      help="also measure decode and prefill ms per token of each branch and layout on this machine, "
+                           "and the model's decode tokens/s end to end")
+    cost.set_defaults(func=cmd_cost)
 
     harness = sub.add_parser(
         "eval-harness", help="evaluate a saved model with lm-evaluation-harness (pip install 'manticore-hybrids[eval]')",

@@ -1,4 +1,5 @@
-"""Writing the report's Markdown: number and α formatting, tables, images, and the page being written."""
+"""Writing the report's Markdown: number and α formatting (counts and bytes human-readable too), tables, images,
+and the page being written."""
 
 from __future__ import annotations
 
@@ -20,6 +21,39 @@ def fmt(value: Any, digits: int = 4) -> str:
     if math.isnan(number) or math.isinf(number) or abs(number) >= 1e4:
         return f"{number:.{digits}g}"
     return f"{number:.{digits}f}"
+
+
+def _scaled(value: float, base: float, units: tuple[str, ...], separator: str) -> str:
+    """value in the largest unit of `units` (each `base` times the last) that keeps it below `base`; three
+    significant figures ("12.6k", "8.00 MiB"), a whole number in the first unit."""
+    i = 0
+    while abs(value) >= base - 0.5 and i < len(units) - 1:
+        value, i = value / base, i + 1
+    if i == 0:
+        return f"{value:.0f}{separator}{units[0]}".rstrip()
+    digits = 2 if abs(value) < 9.995 else 1 if abs(value) < 99.95 else 0
+    return f"{value:.{digits}f}{separator}{units[i]}"
+
+
+def human_count(value: Any) -> str:
+    """A count (parameters, FLOPs) with k, M, G, T: 12608 -> "12.6k", 4218880 -> "4.22M"; "—" for a non-number."""
+    number = as_number(value)
+    if number is None or not math.isfinite(number):
+        return fmt(value)
+    return _scaled(number, 1000, ("", "k", "M", "G", "T"), "")
+
+
+def human_bytes(value: Any) -> str:
+    """Bytes in binary units: 2048 -> "2.00 KiB", 8388608 -> "8.00 MiB", 0 -> "0 B"; "—" for a non-number."""
+    number = as_number(value)
+    if number is None or not math.isfinite(number):
+        return fmt(value)
+    return _scaled(number, 1024, ("B", "KiB", "MiB", "GiB", "TiB"), " ")
+
+
+def context_label(context: int) -> str:
+    """A context length in tokens: 4096 -> "4K", 32768 -> "32K", 1000 -> "1000"."""
+    return f"{context // 1024}K" if context % 1024 == 0 else str(context)
 
 
 def fmt_p(p: float) -> str:

@@ -1,4 +1,5 @@
-"""The report's figures, each written to one PNG: loss curves, α trajectories, the sweep landscape.
+"""The report's figures, each written to one PNG: loss curves, α trajectories, the sweep landscape, the
+cost-quality (Pareto) front.
 
 Shapes (numpy arrays):
     t  training steps with a record
@@ -160,3 +161,99 @@ def plot_sweep_heatmap(path: Path, title: str, x: np.ndarray, y: np.ndarray, los
     ax.set(title=title, xlabel=labels[0], ylabel=labels[1], aspect="equal")
     ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, fontsize="small", frameon=False)
     return _save(fig, path)
+
+
+@dataclass
+class CostAxis:
+    """One panel of the Pareto figure: a cost of each of the n points, on x.
+
+    x: (n,), nan where a point has no such cost; front: indices of the Pareto-optimal points, in x order.
+    """
+
+    label: str
+    x: np.ndarray
+    higher_is_better: bool
+    front: Sequence[int]
+    bytes: bool = False  # x is in bytes: drawn in the binary unit (B, KiB, MiB, GiB) of its largest value
+
+
+def _in_binary_unit(x: np.ndarray) -> tuple[np.ndarray, str]:
+    """Bytes (n,) in the binary unit of the largest of them, and the unit's name."""
+    largest = np.nanmax(np.abs(x)) if np.isfinite(x).any() else 0.0
+    power = 0 if largest < 1024 else min(3, int(np.log2(largest) // 10))
+    return x / 1024.0**power, ("B", "KiB", "MiB", "GiB")[power]
+
+
+POINT_STYLES = {  # kind of point -> (marker, colour, legend entry)
+    "component": ("s", "C0", "component alone"),
+    "mixture": ("D", "C3", "full mixture"),
+    "budget": ("o", "C2", "budget point"),
+}
+
+
+def _coincident(x: np.ndarray, y: np.ndarray, drawn: np.ndarray, share: float = 0.02) -> list[tuple[int, list[int]]]:
+    """The drawn points (n,) in groups that would overprint one another (within `share` of each axis's range):
+    (the first point, every point of its group), so each group gets one label."""
+    shown = np.flatnonzero(drawn)
+    if not len(shown):
+        return []
+    span_x, span_y = (np.ptp(v[shown]) or 1.0 for v in (x, y))
+    groups: list[tuple[int, list[int]]] = []
+    for i in shown:
+        for first, members in groups:
+            if abs(x[i] - x[first]) <= share * span_x and abs(y[i] - y[first]) <= share * span_y:
+                members.append(i)
+                break
+        else:
+            groups.append((i, [i]))
+    return groups
+
+
+def plot_pareto(path: Path, title: str, names: Sequence[str], kinds: Sequence[str], mean: np.ndarray,
+                std: np.ndarray, axes: Sequence[CostAxis], ylabel: str) -> Path:
+    """The test metric (mean, error bar = std over seeds) of n points against each cost, one panel per cost,
+    every point labelled with its name and the Pareto-optimal points joined.
+
+    names, kinds: (n,); mean, std: (n,), nan where a point has no test metric (not drawn).
+    """
+    fig = Figure(figsize=(4.6 * len(axes), 4.9))
+    panels = fig.subplots(1, len(axes), sharey=True, squeeze=False)[0]
+    error = np.where(np.isfinite(std), std, 0.0)
+    for ax, cost in zip(panels, axes):
+        x, label = cost.x, cost.label
+        if cost.bytes:
+            x, unit = _in_binary_unit(cost.x)
+            label = f"{label}, {unit}"
+        drawn = np.isfinite(x) & np.isfinite(mean)
+        for kind, (marker, color, name) in POINT_STYLES.items():
+            shown = drawn & (np.asarray(kinds) == kind)
+            if shown.any():
+                ax.errorbar(x[shown], mean[shown], yerr=error[shown], fmt=marker, color=color, ms=8, mec="black",
+                            capsize=3, label=name, zorder=3)
+        if len(cost.front):
+            front = list(cost.front)
+            ax.plot(x[front], mean[front], ls="--", color="gray", lw=1.2, marker="o", ms=15, mfc="none",
+                    label="Pareto-optimal", zorder=2)
+        groups = _coincident(x, mean, drawn)
+        span_x, span_y = (np.ptp(v[drawn]) or 1.0 for v in (x, mean)) if drawn.any() else (1.0, 1.0)
+        below = set()  # labels moved under their point, so that neighbours' labels don't overprint
+        for n, (i, together) in enumerate(groups):
+            near = [j for j, _ in groups[:n] if abs(x[j] - x[i]) < 0.15 * span_x and abs(mean[j] - mean[i]) < 0.05 * span_y]
+            if near and not any(j in below for j in near):
+                below.add(i)
+            ax.annotate(", ".join(names[j] for j in together), (x[i], mean[i]), textcoords="offset points",
+                        xytext=(6, -14 if i in below else 6), fontsize="small")
+        ax.set_xlabel(f"{label} ({'higher' if cost.higher_is_better else 'lower'} is better)")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+        ax.margins(x=0.15, y=0.12)
+        ax.grid(alpha=0.3)
+    panels[0].set_ylabel(ylabel)
+    legend = {}  # every panel's entries, once each
+    for ax in panels:
+        legend.update({label: handle for handle, label in zip(*ax.get_legend_handles_labels()) if label not in legend})
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=max(1, len(legend)), fontsize="small",
+               frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend below the panels
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    return path

@@ -5,12 +5,13 @@
 
 What it reads (the schema is `manticore.rundir`'s), at any depth: every stage's metrics.jsonl and
 result.json, every sweep.json, and results.json at the root (each component fine-tuned with the hybrid's
-budget, and the hybrid, over seeds). Only a metrics.jsonl is required; the report says which other pieces
-it did not find.
+budget, and the hybrid, over seeds), and pareto/pareto.json (the `pareto` stage's cost-quality points).
+Only a metrics.jsonl is required; the report says which other pieces it did not find.
 
 What it writes: report.md with the verdict at a glance, a table of stages, the comparison table (mean ± std
-over seeds, Welch's t-test of the hybrid against each component), the sweep's loss landscape under the
-search's path through α, α trajectories and loss curves.
+over seeds, Welch's t-test of the hybrid against each component), the cost-quality front (test metric against
+measured decode speed and KV-cache bytes), the sweep's loss landscape under the search's path through α, α
+trajectories and loss curves.
 
 The page is its head (title, "At a glance", "Not in this report") and then `SECTIONS`, in order. Adding a
 section: write `sections/<name>.py` with `section(run, page) -> list[str]` (see `sections/__init__.py`),
@@ -26,11 +27,12 @@ from manticore.rundir import REPORT, RESULTS, STAGE_FOLDERS
 
 from .markdown import Page
 from .run import Run, read_run
-from .sections import alphas, comparison, glance, losses, stages, sweep
+from .sections import alphas, comparison, glance, losses, pareto, stages, sweep
 
 SECTIONS = (  # the body of the report, in page order
     stages.section,
     comparison.section,
+    pareto.section,
     sweep.section,
     alphas.section,
     losses.section,

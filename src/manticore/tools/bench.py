@@ -21,6 +21,12 @@ the cost of running both models for a token.
     (g) one-hot hybrid decode time per token <= 1.10 x its component's
     (h) Mamba (one-hot hybrid) time per token flat from 256 to 4096 new tokens (<= 1.10 x)
     (i) prefill of the mixed hybrid <= 1.15 x (GPT-Neo's + Mamba's prefill, with their caches)
+
+Cost profile (`--only cost` runs just this, about 25 s): the demo's hybrid (configs/demo.yaml's GPT-Neo and Mamba,
+d_model 64, 4 layers each, L=2) with random weights, each of its 4 layouts and the uniform mixture: parameters,
+FLOPs per token at 4K, KV-cache bytes at 4K and 32K, state bytes (counted, `manticore.hybrid.cost.CostModel`),
+the cost model's decode-latency estimate (its branches timed inside the hybrid) and the measured decode time
+of the layout cut from the hybrid (`discretize(choice=layout)`; the mixture: the hybrid itself), end to end.
 """
 
 from __future__ import annotations
@@ -212,6 +218,37 @@ def run_inference(args, models: dict) -> dict:
             "rows": rows}
 
 
+def run_cost(args) -> dict:
+    """The cost table of the demo's hybrid: counted costs, the cost model's decode estimate and the measured decode
+    seconds per token of each layout and of the uniform mixture."""
+    from ..hybrid.cost import CostModel, decode_seconds_per_token
+    from ..workflow.run_config import shipped_config
+
+    torch.set_num_threads(args.threads)
+    demo = shipped_config("demo")
+    torch.manual_seed(0)
+    hybrid = ManticoreForCausalLM.from_components([c.build_config() for c in demo.components],
+                                                  num_blocks=demo.num_blocks).eval()
+    costs = CostModel.of(hybrid)
+    (L, K), names = costs.shape, [c.name for c in demo.components]
+    costs.profile_latency(hybrid, prefill_length=args.prompt_len)
+    uniform = [[1.0 / K] * K for _ in range(L)]
+    hybrid.set_mixture_weights(uniform)
+    cases = [(", ".join(names[k] for k in layout), layout, hybrid.discretize(choice=layout))
+             for layout in costs.layouts()] + [("uniform mixture", uniform, hybrid)]
+    rows = []
+    for name, mixture, model in cases:
+        estimate = costs.cost(mixture, "decode_latency")
+        measured = decode_seconds_per_token(model, prompt_length=args.prompt_len, tokens=args.decode_tokens)
+        rows.append({"name": name, "layout": mixture if name != "uniform mixture" else None,
+                     "params": costs.cost(mixture, "params"), "flops@4096": costs.cost(mixture, "flops", 4096),
+                     "kv_bytes@4096": costs.cost(mixture, "kv_bytes", 4096),
+                     "kv_bytes@32768": costs.cost(mixture, "kv_bytes", 32768),
+                     "state_bytes": costs.cost(mixture, "state_bytes"), "decode_s_estimate": estimate,
+                     "decode_s_measured": measured, "ratio": estimate / measured})
+    return {"components": names, "num_blocks": L, "rows": rows, "machine": costs.latency.machine}
+
+
 def run(args) -> dict:
     torch.set_num_threads(args.threads)
     cases = ("gpt_neo", "mamba", "hybrid-gpt_neo", "hybrid-mamba", "hybrid-mixed")
@@ -255,7 +292,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=7)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--only", choices=("training", "inference"), default=None, help="run one half of the table")
+    parser.add_argument("--only", choices=("training", "inference", "cost"), default=None,
+                        help="run one part: the training or inference half of the table, or the cost profile")
     parser.add_argument("--prompt-len", type=int, default=64, help="decoding starts after a prompt this long")
     parser.add_argument("--decode-rounds", type=int, default=8)
     parser.add_argument("--decode-tokens", type=int, default=32, help="tokens per decode round")
@@ -266,15 +304,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print(f"Manticore benchmark: {os.cpu_count()} CPU cores, {args.threads} threads, torch {torch.__version__}, "
           f"d_model {args.d_model}, depth {args.depth}, batch {args.batch}, T={args.seq_len}, vocab {args.vocab}")
-    result = run(args)
+    result = run(args) if args.only != "cost" else {"rows": []}
+    if args.only in (None, "cost"):
+        result["cost"] = run_cost(args)
     rows = result["rows"] + result.get("inference", {}).get("rows", [])
-    print(f"\n{'figure':<58} {'ratio':>7} {'target':>7}  met")
+    if rows:
+        print(f"\n{'figure':<58} {'ratio':>7} {'target':>7}  met")
     for name, ratio, target in rows:
         print(f"{name:<58} {ratio:>7.3f} {'<= ' + str(target):>7}  {'yes' if ratio <= target else 'NO'}")
     if "times" in result:
         print_training(args, result)
     if "inference" in result:
         print_inference(args, result["inference"])
+    if "cost" in result:
+        print_cost(args, result["cost"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
@@ -310,6 +353,22 @@ def print_inference(args, result: dict) -> None:
     separately = decode["hybrid-mixed"] / (decode["gpt_neo"] + decode["mamba"])
     print(f"mixed hybrid decode / (GPT-Neo alone + Mamba alone, each timed on its own): {separately:.3f} "
           "(running the two models for each token costs more than the sum of their separate loops)")
+
+
+def print_cost(args, result: dict) -> None:
+    from ..report.markdown import human_bytes, human_count
+
+    print(f"\ncost profile of the demo's hybrid ({' + '.join(result['components'])}, L={result['num_blocks']}, "
+          f"random weights), batch 1; decode ms/token after a {args.prompt_len}-token prompt: the cost model's "
+          "estimate (the sum of its branches, timed inside the hybrid) and measured end to end (each layout cut "
+          "from the hybrid)")
+    print(f"{'layout':<18} {'params':>7} {'FLOPs/token@4K':>14} {'KV@4K':>9} {'KV@32K':>9} {'state':>9} "
+          f"{'estimate':>9} {'measured':>9} {'est./meas.':>10}")
+    for row in result["rows"]:
+        print(f"{row['name']:<18} {human_count(row['params']):>7} {human_count(row['flops@4096']):>14} "
+              f"{human_bytes(row['kv_bytes@4096']):>9} {human_bytes(row['kv_bytes@32768']):>9} "
+              f"{human_bytes(row['state_bytes']):>9} {row['decode_s_estimate'] * 1e3:>9.3f} "
+              f"{row['decode_s_measured'] * 1e3:>9.3f} {row['ratio']:>10.2f}")
 
 
 if __name__ == "__main__":
