@@ -416,23 +416,31 @@ class Decoder:
 
 
 @torch.no_grad()
-def decode_seconds_per_token(model, prompt_length: int = 64, tokens: int = 32, repeats: int = 3,
-                             vocab_size: int | None = None) -> float:
-    """Measured end to end: median seconds per greedily decoded token of `model` (any causal LM with a cache,
-    batch 1) after a prompt of `prompt_length` random tokens, over `repeats` runs after a warm-up."""
-    was_training = model.training
-    model.eval()
-    vocab = vocab_size or model.get_input_embeddings().num_embeddings
+def decode_times(models: dict[Any, Any], prompt_length: int = 64, tokens: int = 32, rounds: int = 3) -> dict[Any, float]:
+    """Measured end to end: median seconds per greedily decoded token of each model (a causal LM with a cache,
+    batch 1) after the same prompt of `prompt_length` random tokens. The models take turns, round after round
+    (one warm-up round first), so a slow spell of the machine hits all of them alike."""
+    training = {name: model.training for name, model in models.items()}
+    vocab = min(model.get_input_embeddings().num_embeddings for model in models.values())
     prompt = torch.randint(0, vocab, (1, prompt_length), generator=torch.Generator().manual_seed(0))
-    times = []
+    times: dict[Any, list[float]] = {name: [] for name in models}
     try:
-        for r in range(repeats + 1):
-            decoder = Decoder(model, prompt)
-            begin = time.perf_counter()
-            for _ in range(tokens):
-                decoder.step()
-            if r:
-                times.append((time.perf_counter() - begin) / tokens)
+        for model in models.values():
+            model.eval()
+        for r in range(rounds + 1):
+            for name, model in models.items():
+                decoder = Decoder(model, prompt)
+                begin = time.perf_counter()
+                for _ in range(tokens):
+                    decoder.step()
+                if r:
+                    times[name].append((time.perf_counter() - begin) / tokens)
     finally:
-        model.train(was_training)
-    return statistics.median(times)
+        for name, model in models.items():
+            model.train(training[name])
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def decode_seconds_per_token(model, prompt_length: int = 64, tokens: int = 32, repeats: int = 3) -> float:
+    """Measured end to end: median seconds per greedily decoded token of one model (see `decode_times`)."""
+    return decode_times({"model": model}, prompt_length, tokens, repeats)["model"]

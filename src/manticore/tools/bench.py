@@ -32,7 +32,6 @@ of the layout cut from the hybrid (`discretize(choice=layout)`; the mixture: the
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import statistics
@@ -41,6 +40,7 @@ import time
 import torch
 from transformers import AutoModelForCausalLM, GPTNeoConfig, MambaConfig
 
+from ..hybrid.cost import Decoder
 from ..hybrid.model import ManticoreForCausalLM
 from ..kernels import use_fast_scan
 
@@ -129,22 +129,6 @@ def interleaved_step_times(models: dict, batch: int, length: int, vocab: int, wa
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-class Decoder:
-    """Greedy decoding of one model with its own cache: a prefill of the prompt, then one token per `step`."""
-
-    def __init__(self, model, prompt: torch.Tensor):
-        params = inspect.signature(model.forward).parameters
-        self.model, self.key = model, "cache_params" if "cache_params" in params else "past_key_values"
-        with torch.no_grad():
-            out = model(input_ids=prompt, use_cache=True)
-        self.cache, self.token = getattr(out, self.key), out.logits[:, -1:].argmax(-1)
-
-    @torch.no_grad()
-    def step(self) -> None:
-        out = self.model(input_ids=self.token, use_cache=True, logits_to_keep=1, **{self.key: self.cache})
-        self.token = out.logits[:, -1:].argmax(-1)
-
-
 def decode_times(groups: dict[str, list], prompt: torch.Tensor, rounds: int, tokens: int) -> dict[str, float]:
     """Median seconds per decoded token of each group of models (a group decodes one token with each of its
     models in turn), over `rounds` rounds of `tokens` tokens, the groups taking turns round by round."""
@@ -221,7 +205,7 @@ def run_inference(args, models: dict) -> dict:
 def run_cost(args) -> dict:
     """The cost table of the demo's hybrid: counted costs, the cost model's decode estimate and the measured decode
     seconds per token of each layout and of the uniform mixture."""
-    from ..hybrid.cost import CostModel, decode_seconds_per_token
+    from ..hybrid.cost import CostModel, decode_times
     from ..workflow.run_config import shipped_config
 
     torch.set_num_threads(args.threads)
@@ -237,9 +221,10 @@ def run_cost(args) -> dict:
     cases = [(", ".join(names[k] for k in layout), layout, hybrid.discretize(choice=layout))
              for layout in costs.layouts()] + [("uniform mixture", uniform, hybrid)]
     rows = []
-    for name, mixture, model in cases:
-        estimate = costs.cost(mixture, "decode_latency")
-        measured = decode_seconds_per_token(model, prompt_length=args.prompt_len, tokens=args.decode_tokens)
+    measured_all = decode_times({name: model for name, _, model in cases}, prompt_length=args.prompt_len,
+                                tokens=args.decode_tokens)  # the models take turns, round by round
+    for name, mixture, _ in cases:
+        estimate, measured = costs.cost(mixture, "decode_latency"), measured_all[name]
         rows.append({"name": name, "layout": mixture if name != "uniform mixture" else None,
                      "params": costs.cost(mixture, "params"), "flops@4096": costs.cost(mixture, "flops", 4096),
                      "kv_bytes@4096": costs.cost(mixture, "kv_bytes", 4096),

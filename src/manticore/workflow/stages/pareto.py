@@ -9,8 +9,9 @@ and fine-tuned with the `train` budget (retrain's by default) for every seed, so
 Each component alone and the full mixture are drawn beside, from the `baselines` results when the run has them
 (same fine-tuning budget, same seeds).
 
-Costs are measured on the trained models, not estimated: decode seconds per token end to end
-(`decode_seconds_per_token`, batch 1), and counted exactly: KV-cache bytes at 4K and 32K tokens, parameters,
+Costs are measured on the trained models, not estimated: decode seconds per token end to end (`decode_times`,
+batch 1, every point's model taking turns round after round so the machine's slow spells hit all alike), and
+counted exactly: KV-cache bytes at 4K and 32K tokens, parameters,
 FLOPs per decoded token.
 
 Reads:    the hybrid of `pretrain-projectors` if this run has one (else a new hybrid), results.json (baselines,
@@ -64,18 +65,25 @@ class ParetoSettings(StageSettings):
         CostSettings(self.measure, self.weight, 1.0, True, self.context)  # the same checks as search.cost
 
 
-def measured_cost(model, context: int, decode_tokens: int) -> dict[str, float]:
-    """A trained model's cost: measured decode time (batch 1), and counted KV bytes, parameters and FLOPs."""
-    from ...hybrid.cost import CostModel, decode_seconds_per_token
+def counted_cost(model, context: int) -> dict[str, Any]:
+    """A trained model's counted costs: KV bytes at 4K and 32K, parameters, FLOPs, and every counted measure."""
+    from ...hybrid.cost import CostModel
 
     costs = CostModel.of(model)
     weights = model.mixture_weights().detach()
-    seconds = decode_seconds_per_token(model, tokens=decode_tokens)
-    return {"decode_s_per_token": seconds, "decode_tokens_per_s": 1.0 / seconds,
-            **{f"kv_bytes@{c}": costs.cost(weights, "kv_bytes", c) for c in CONTEXTS},
+    return {**{f"kv_bytes@{c}": costs.cost(weights, "kv_bytes", c) for c in CONTEXTS},
             "params": costs.cost(weights, "params"), f"flops@{context}": costs.cost(weights, "flops", context),
             "_counted": {m: costs.cost(weights, m, context) for m in rundir.COST_MEASURES
                          if m not in rundir.LATENCY_MEASURES}}
+
+
+def measure_decoding(points: list[dict[str, Any]], models: list[Any], decode_tokens: int) -> None:
+    """Every point's decode time, measured with the models taking turns (decode_times), into its cost."""
+    from ...hybrid.cost import decode_times
+
+    seconds = decode_times(dict(enumerate(models)), tokens=decode_tokens)
+    for i, point in enumerate(points):
+        point["cost"].update(decode_s_per_token=seconds[i], decode_tokens_per_s=1.0 / seconds[i])
 
 
 def relative_costs(points: list[dict[str, Any]], measure: str) -> None:
@@ -130,19 +138,21 @@ def run(cfg: RunConfig, settings: ParetoSettings, resume: bool = False) -> dict:
     costs = cost_model(start, settings.measure, out)  # latency: profiled once, kept in pareto/cost.json
     unit = reference_cost(costs, settings.measure, settings.context)
     baselines = baseline_points(cfg, names)
-    points = []
+    points, models = [], []
     for k, name in enumerate(names):  # each component alone: its layout cut from the starting hybrid
         alone, _ = discretize(start, choice=[k] * L)
         points.append({"kind": "component", "name": name, "budget": None, "layout": [k] * L, "alphas": None,
-                       "cost": measured_cost(alone, settings.context, settings.decode_tokens),
+                       "cost": counted_cost(alone, settings.context),
                        "test": summary(baselines[name]) if name in baselines else None})
+        models.append(alone)
     mixture = cfg.stage_dir("retrain") / rundir.MODEL
     if (mixture / "config.json").exists():
         hybrid = load_hybrid(mixture)
         points.append({"kind": "mixture", "name": rundir.HYBRID, "budget": None, "layout": None,
                        "alphas": hybrid.mixture_weights().detach().tolist(),
-                       "cost": measured_cost(hybrid, settings.context, settings.decode_tokens),
+                       "cost": counted_cost(hybrid, settings.context),
                        "test": summary(baselines[rundir.HYBRID]) if rundir.HYBRID in baselines else None})
+        models.append(hybrid)
     search_settings, trained = cfg.stage_settings("search"), {}
     for budget in settings.budgets:
         cost = CostSettings(settings.measure, settings.weight, budget, True, settings.context)
@@ -159,8 +169,9 @@ def run(cfg: RunConfig, settings: ParetoSettings, resume: bool = False) -> dict:
         model, tests = trained[tuple(layout)]
         points.append({"kind": "budget", "name": f"budget {budget:g}", "budget": budget, "layout": layout,
                        "alphas": result["alphas"], "searched_cost": result.get("cost"),
-                       "cost": measured_cost(model, settings.context, settings.decode_tokens),
-                       "test": summary(tests)})
+                       "cost": counted_cost(model, settings.context), "test": summary(tests)})
+        models.append(model)
+    measure_decoding(points, models, settings.decode_tokens)
     relative_costs(points, settings.measure)
     front = {"kind": "pareto", "task": task.name, "metric": "loss", "measure": settings.measure,
              "context": settings.context, "unit": unit, "components": names, "seeds": seeds, "points": points}
