@@ -4,8 +4,10 @@ The discretized hybrid is smaller and faster; optionally it is fine-tuned. The l
 model's α, or `layout`, or the one a cost-aware search chose within its budget (search/result.json's
 `layout`). Fine-tuning rewinds by default (`rewind: true`): the layout is cut from the hybrid as it was before
 the search (search/initial) and trained with the `train` budget, so its blocks start from the pretrained
-components' weights, not from weights that co-adapted with branches the layout drops; this is the paper's
-discretize-and-retrain, and a layout that reduces to one component then trains as that component does.
+components' weights, not from weights that co-adapted with branches the layout drops (the paper's
+discretize-and-retrain). A layout that reduces to one component starts from that component alone, with its own
+embedding and head rather than the hybrid's (which projector pretraining fitted to the mixture), so it trains
+exactly as that component's baseline does.
 
 Reads:    `model` (default: retrain/model); the task, for example inputs and evaluation (optional: without
           a task, only the model and the parameter savings are written); search/initial/ and
@@ -67,9 +69,10 @@ def run(cfg: RunConfig, settings: DiscretizeSettings, resume: bool = False) -> d
         report["task"] = task.name
         report["test"] = evaluate(model, task, train.batch_size, max_batches=train.eval_batches)
     if settings.fine_tune:
-        start = cfg.stage_dir("search") / rundir.INITIAL if settings.rewind else model
+        start = rewound_start(cfg, task, report["choice"], cfg.stage_dir("search") / rundir.INITIAL) \
+            if settings.rewind else model
         model, result = fine_tune_layout(start, report["choice"], task, train, out / "finetune", resume)
-        report["rewound_to"] = str(cfg.stage_dir("search") / rundir.INITIAL) if settings.rewind else None
+        report["rewound_to"] = rewound_to(cfg, report["choice"]) if settings.rewind else None
         report["test_after_fine_tuning"] = result["test"]
     if is_main():
         model.save_pretrained(out / rundir.MODEL)
@@ -81,6 +84,24 @@ def searched_layout(cfg: RunConfig) -> list[int] | None:
     """The layout a cost-aware search chose within its budget (search/result.json's `layout`), if any."""
     path = cfg.stage_dir("search")
     return rundir.read_result(path).get("layout") if (path / rundir.RESULT).exists() else None
+
+
+def rewound_start(cfg: RunConfig, task, choice: list[int], initial: Path):
+    """Where a layout's fine-tuning starts: a layout of one component (component k in every block) is that
+    component alone, with its own embedding and head (`build_hybrid(embeddings_from=k)`), so it trains exactly as
+    the component's baseline does; any other layout is cut from the hybrid before the search, whose shared
+    embedding and head the projector pretraining fitted to the mixture."""
+    from .base import build_hybrid
+
+    if len(set(choice)) == 1:
+        return build_hybrid(cfg, task, embeddings_from=choice[0])
+    return initial
+
+
+def rewound_to(cfg: RunConfig, choice: list[int]) -> str:
+    if len(set(choice)) == 1:
+        return f"component {cfg.components[choice[0]].name} alone, with its own embedding and head"
+    return str(cfg.stage_dir("search") / rundir.INITIAL)
 
 
 def fine_tune_layout(initial: Path | Any, choice: list[int], task, train, out_dir, resume: bool = False,

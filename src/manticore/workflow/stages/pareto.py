@@ -129,6 +129,7 @@ def run(cfg: RunConfig, settings: ParetoSettings, resume: bool = False) -> dict:
     from ...hybrid.discretize import discretize
     from ...train.parallel import is_main
     from ...train.search.cost import cost_model, reference_cost
+    from .discretize import rewound_start
     from .search import search
 
     task = get_task(cfg, settings.task)
@@ -164,7 +165,8 @@ def run(cfg: RunConfig, settings: ParetoSettings, resume: bool = False) -> dict:
                         replace(search_settings.search, cost=cost), where, resume)
         layout = result["layout"]
         if tuple(layout) not in trained:
-            trained[tuple(layout)] = train_layout(where / rundir.INITIAL, layout, task, settings, seeds,
+            start = rewound_start(cfg, task, layout, where / rundir.INITIAL)
+            trained[tuple(layout)] = train_layout(start, layout, task, settings, seeds,
                                                   out / ("layout-" + "-".join(map(str, layout))), resume)
         model, tests = trained[tuple(layout)]
         points.append({"kind": "budget", "name": f"budget {budget:g}", "budget": budget, "layout": layout,
@@ -182,7 +184,8 @@ def run(cfg: RunConfig, settings: ParetoSettings, resume: bool = False) -> dict:
 
 def train_layout(initial, layout: list[int], task: Task, settings: ParetoSettings, seeds: list[int], out,
                  resume: bool) -> tuple[Any, list[dict[str, float]]]:
-    """Fine-tune `layout` cut from `initial` once per seed; returns (the first seed's model, every seed's test)."""
+    """Fine-tune `layout` cut from `initial` (a hybrid or its directory) once per seed; returns (the first seed's
+    model, every seed's test)."""
     from .discretize import fine_tune_layout
 
     model, tests = None, []
