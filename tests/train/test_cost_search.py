@@ -140,3 +140,19 @@ def test_pareto_writes_a_front_that_reads_back(tmp_path):
     assert loose["cost"]["params"] >= tight["cost"]["params"]
     for point in front["points"]:
         assert point["cost"]["decode_tokens_per_s"] > 0 and {"kv_bytes@4096", "kv_bytes@32768"} <= set(point["cost"])
+
+
+def test_a_discretized_component_trains_exactly_as_its_baseline(tmp_path):
+    """Discretized to Mamba in every block and fine-tuned (rewound), the hybrid is Mamba's baseline: same start,
+    same budget, same result."""
+    overrides = [f"out_dir={tmp_path}", "train.max_steps=3", "train.batch_size=4", "task.num_train=16",
+                 "task.num_test=8", "stages.baselines.seeds=[0]", "stages.baselines.layouts={}"]
+    cfg = load_run_config(CONFIGS / "c2-striped.yaml", overrides + ["stages.discretize.fine_tune=true",
+                                                                   "stages.discretize.layout=[1, 1]"])
+    run_stage(cfg, "baselines")
+    run_stage(cfg, "search")
+    run_stage(cfg, "retrain")
+    report = run_stage(cfg, "discretize")
+    baseline = next(e for e in json.loads((tmp_path / "results.json").read_text())["entries"] if e["model"] == "mamba")
+    assert report["test_after_fine_tuning"]["loss"] == pytest.approx(baseline["test"]["loss"], abs=1e-6)
+    assert report["test_after_fine_tuning"]["accuracy"] == baseline["test"]["accuracy"]
