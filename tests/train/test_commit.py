@@ -49,3 +49,17 @@ def test_all_layouts_train_beside_the_components(tmp_path):
     run_stage(cfg, "baselines")
     models = [e["model"] for e in json.loads((tmp_path / "results.json").read_text())["entries"]]
     assert models == ["gpt_neo", "mamba", "gpt_neo+mamba", "mamba+gpt_neo", "hybrid"]
+
+
+def test_alpha_waits_until_arch_start(task, tmp_path):
+    torch.manual_seed(0)
+    model = manticore.ManticoreForCausalLM.from_components(
+        [tiny_config("gpt_neo", vocab=16), tiny_config("mamba", vocab=16)], num_blocks=2)
+    config = TrainConfig(max_steps=6, batch_size=8, lr=1e-3, arch_lr=0.05, log_every=1)
+    Engine(model, task, config, tmp_path, search=SearchConfig(arch_start=0.5)).train()
+    alphas = [json.loads(line)["alphas"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+              if json.loads(line)["split"] == "train"]
+    assert alphas[0] == alphas[1] == alphas[2] == [[0.5, 0.5], [0.5, 0.5]]  # steps 1-3: the weights only
+    assert alphas[3] != alphas[2]  # step 4: α moves
+    with pytest.raises(ValueError, match=r"search.arch_start=1 is not valid; accepted: a fraction"):
+        SearchConfig(arch_start=1)

@@ -36,6 +36,9 @@ class SearchConfig:
     """The algorithm's own settings, e.g. {temperature: 0.5} for gumbel (`manticore search --help` lists them)."""
     cost: CostSettings | None = None
     """What the result may cost (CostSettings): a penalty on E_α[cost] and/or a budget; null: cost plays no part."""
+    arch_start: float = 0.0
+    """The fraction of the steps that train the weights only, at the initial α (uniform), before α moves: the
+    branches learn before the search compares them, so it doesn't follow the one that merely learns first."""
     commit_at: float | None = None
     """At this fraction of the steps, α becomes exactly the layout it points to (each block's argmax, or with a
     budget the layout that meets it) and the remaining steps train that layout, so the search ends in a discrete
@@ -49,6 +52,10 @@ class SearchConfig:
         check(not (self.bilevel and self.updates == "simultaneous"), "search.bilevel", self.bilevel,
               "bilevel=true only with updates='alternating' (a simultaneous step has one batch)")
         self.algorithm_class().parse_hyperparameters(self.hyperparameters)  # fail now, not mid-run
+        check(is_number(self.arch_start) and 0 <= self.arch_start < 1, "search.arch_start", self.arch_start,
+              "a fraction of the steps in [0, 1)")
+        check(self.commit_at is None or self.arch_start < self.commit_at, "search.arch_start", self.arch_start,
+              f"a fraction below commit_at ({self.commit_at})")
         check(self.commit_at is None or (is_number(self.commit_at) and 0 < self.commit_at <= 1), "search.commit_at",
               self.commit_at, "a fraction of the steps in (0, 1], or null")
 
@@ -58,7 +65,8 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"algorithm": self.algorithm, "updates": self.updates, "bilevel": self.bilevel,
                 "hyperparameters": dict(self.hyperparameters),
-                "cost": None if self.cost is None else self.cost.to_dict(), "commit_at": self.commit_at}
+                "cost": None if self.cost is None else self.cost.to_dict(), "commit_at": self.commit_at,
+                "arch_start": self.arch_start}
 
     def build(self) -> SearchAlgorithm:
         """The configured algorithm."""
@@ -99,9 +107,10 @@ class SearchAlgorithm:
 
     def train_step(self, engine: Engine) -> dict[str, float]:
         """One step of both the model and α; returns the summed stats of the model step's batches. From
-        `commit_at` on, α is the committed layout and only the model trains."""
-        if self.committed(engine):
-            stats = engine.backward(engine.stream)
+        `commit_at` on, α is the committed layout and only the model trains; before `arch_start`, α stays as it
+        started and only the model trains."""
+        if self.committed(engine) or engine.step < round(self.config.arch_start * engine.config.max_steps):
+            stats = engine.backward(engine.stream)  # α fixed: the committed layout, or the initial α (warm-up)
             engine.update(["model"])
             return stats
         if self.config.updates == "alternating" and "arch" in engine.optimizers:
