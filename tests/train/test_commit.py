@@ -20,10 +20,14 @@ def task():
     return tasks.get("mad/in-context-recall", num_train=64, num_test=16, seq_len=32, vocab_size=16, seed=0)
 
 
-def test_the_search_commits_to_its_argmax_and_keeps_training(task, tmp_path):
+def hybrid():
     torch.manual_seed(0)
-    model = manticore.ManticoreForCausalLM.from_components(
+    return manticore.ManticoreForCausalLM.from_components(
         [tiny_config("gpt_neo", vocab=16), tiny_config("mamba", vocab=16)], num_blocks=2)
+
+
+def test_the_search_commits_to_its_argmax_and_keeps_training(task, tmp_path):
+    model = hybrid()
     config = TrainConfig(max_steps=8, batch_size=8, lr=1e-3, arch_lr=0.05, log_every=1)
     Engine(model, task, config, tmp_path, search=SearchConfig(commit_at=0.5)).train()
     log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -52,9 +56,7 @@ def test_all_layouts_train_beside_the_components(tmp_path):
 
 
 def test_alpha_waits_until_arch_start(task, tmp_path):
-    torch.manual_seed(0)
-    model = manticore.ManticoreForCausalLM.from_components(
-        [tiny_config("gpt_neo", vocab=16), tiny_config("mamba", vocab=16)], num_blocks=2)
+    model = hybrid()
     config = TrainConfig(max_steps=6, batch_size=8, lr=1e-3, arch_lr=0.05, log_every=1)
     Engine(model, task, config, tmp_path, search=SearchConfig(arch_start=0.5)).train()
     alphas = [json.loads(line)["alphas"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
