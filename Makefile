@@ -46,8 +46,9 @@ families: $(STAMP)
 	$(BIN)/python -m manticore.tools.families --jobs 2 --output docs/families.md
 
 # The paper's experiments at CPU scale (configs/experiments.yaml), two runs at a time; writes EXPERIMENTS.md.
-# Not part of `make test`. Its 13 runs took 183 min summed (measured while 2-4 of them shared the 2 cores), so
-# about 1.5 hours with two at a time; EXPERIMENTS.md gives each run's wall time.
+# Not part of `make test`. The 13 runs of the last full pass took 183 min summed; the search-regret runs added
+# since (every layout at L=2 and L=4, the demo's layouts) are estimated from their step counts at about 170 min
+# more, so about 3 hours with two at a time. EXPERIMENTS.md gives each run's measured wall time.
 experiments: $(STAMP)
 	$(BIN)/manticore experiments --jobs 2
 
