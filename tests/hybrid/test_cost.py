@@ -149,3 +149,11 @@ def test_a_component_alone_is_its_own_cost():
     adapter = hybrid.base_model.components[0]
     blocks = sum(adapter.layer_cost(i).decode_flops(16) for i in range(2))
     assert cost.cost([0], "flops", context=16) == blocks + 2 * 61 * 32
+
+
+def test_a_classifiers_head_is_counted():
+    hybrid = manticore.ManticoreForSequenceClassification.from_components(
+        [tiny_config("gpt_neo"), tiny_config("mamba")], num_blocks=2, num_labels=3, pad_token_id=0)
+    cost = CostModel.of(hybrid)
+    assert cost.cost([[0.5, 0.5]] * 2, "params") == sum(p.numel() for p in hybrid.parameters())
+    assert cost.cost([0, 1], "params") == sum(p.numel() for p in hybrid.discretize(choice=[0, 1]).parameters())

@@ -122,10 +122,11 @@ class CostModel:
         # a component's parameters outside its blocks: a positional embedding, a final norm
         edges = [sum(p.numel() for p in c.backbone.parameters()) - sum(p.numel() for p in c.blocks.parameters())
                  for c in base.components]
-        head = hybrid.get_output_embeddings() if hasattr(hybrid, "get_output_embeddings") else None
-        head = {"untied": isinstance(head, torch.nn.Linear) and head.weight is not base.embed_tokens.weight,
-                "bias": isinstance(head, torch.nn.Linear) and head.bias is not None,
-                "lm": isinstance(head, torch.nn.Linear)}
+        lm_head = hybrid.get_output_embeddings() if hasattr(hybrid, "get_output_embeddings") else None
+        in_base = {id(p) for p in base.parameters()}
+        # the head outside the base model (an LM head unless tied, a classifier's score), at width d_max
+        outside = sum(p.numel() for p in hybrid.parameters() if id(p) not in in_base)
+        head = {"outside": outside, "width": base.config.hidden_size, "lm": isinstance(lm_head, torch.nn.Linear)}
         names = [c.config.model_type for c in base.components]
 
         def layout_params(choice: list[int]) -> int:  # the discretized model, built on the meta device
@@ -203,8 +204,8 @@ class CostModel:
     def _fixed(self, measure: str, context: int, width: int) -> float:
         """What every model pays at hybrid width `width`: the embedding and head."""
         V = self.vocab_size
-        if measure == "params":
-            return V * width * (2 if self.head["untied"] else 1) + (V if self.head["bias"] else 0)
+        if measure == "params":  # the embedding, and the head scaled to the width (exact at d_max)
+            return V * width + round(self.head["outside"] * width / self.head["width"])
         if measure in ("flops", "prefill_flops"):
             return 2 * V * width if self.head["lm"] else 0
         if measure in LATENCY:
