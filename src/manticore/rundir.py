@@ -17,7 +17,7 @@
                                "head", "latency"?), with its "fingerprint" (structure and machine)
       pareto/pareto.json       {"kind": "pareto", "task", "metric", "measure", "context", "unit" (the cheapest
                                component's cost in measure), "components": [names], "points": [{"kind":
-                               "component" | "mixture" | "budget", "name", "budget" (relative) | null, "layout" |
+                               "component" | "mixture" | "budget" | "layout", "name", "budget" (relative) | null, "layout" |
                                null, "alphas" | null, "cost": {"decode_s_per_token", "decode_tokens_per_s",
                                "kv_bytes@4096", "kv_bytes@32768", "params", "flops@<context>", "relative" (in
                                measure, per unit)}, "test": {metric: {"mean", "std", "n", "values"}}}]}

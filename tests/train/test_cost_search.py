@@ -128,12 +128,14 @@ def test_pareto_writes_a_front_that_reads_back(tmp_path):
     cfg = load_run_config(CONFIGS / "c2-striped.yaml", [
         f"out_dir={tmp_path}", "train.max_steps=2", "train.batch_size=4", "task.num_train=16", "task.num_test=8",
         "stages.pareto.budgets=[1.0, 100.0]", "stages.pareto.measure=params", "stages.pareto.seeds=[0, 1]",
-        "stages.pareto.decode_tokens=2"])
+        "stages.pareto.decode_tokens=2", "stages.pareto.layouts=true"])
     summary = run_stage(cfg, "pareto")
     front = json.loads((tmp_path / "pareto" / rundir.PARETO).read_text())
-    assert front["kind"] == "pareto" and front["components"] == ["gpt_neo", "mamba"] and summary["points"] == 4
+    assert front["kind"] == "pareto" and front["components"] == ["gpt_neo", "mamba"] and summary["points"] == 6
     kinds = [p["kind"] for p in front["points"]]
-    assert kinds == ["component", "component", "budget", "budget"]
+    assert kinds == ["component", "component", "budget", "budget", "layout", "layout"]
+    assert [p["name"] for p in front["points"][4:]] == ["gpt_neo+mamba", "mamba+gpt_neo"]
+    assert all(p["test"]["loss"]["n"] == 2 for p in front["points"][4:])
     tight, loose = front["points"][2], front["points"][3]
     assert tight["cost"]["relative"] <= 1.0 + 1e-9  # budget 1.0: no dearer than the cheapest component
     assert tight["test"]["loss"]["n"] == 2 and len(tight["test"]["loss"]["values"]) == 2

@@ -188,6 +188,7 @@ POINT_STYLES = {  # kind of point -> (marker, colour, legend entry)
     "component": ("s", "C0", "component alone"),
     "mixture": ("D", "C3", "full mixture"),
     "budget": ("o", "C2", "budget point"),
+    "layout": ("^", "C4", "fixed layout"),
 }
 
 

@@ -21,7 +21,7 @@ from ..run import Run, as_number
 from ..stats import MIN_SEEDS
 
 FOLDER = "pareto"  # the `pareto` stage's folder (its name in manticore.workflow.stages)
-KINDS = ("component", "mixture", "budget")  # what a point is (rundir's schema)
+KINDS = ("component", "mixture", "budget", "layout")  # what a point is (rundir's schema)
 KV_CONTEXTS = (4096, 32768)  # the contexts at which pareto.json counts each point's KV-cache bytes
 SPEED_RATIO = 1.1  # "as fast as the cheapest component": measured decode s/token at most this many times its
 

@@ -7,7 +7,7 @@ the layout it ends with (the most probable one under α that meets the budget) i
 and fine-tuned with the `train` budget (retrain's by default) for every seed, so each point trains as the
 `discretize` stage's rewound fine-tuning does. Budgets that end in the same layout share its trainings.
 Each component alone and the full mixture are drawn beside, from the `baselines` results when the run has them
-(same fine-tuning budget, same seeds).
+(same fine-tuning budget, same seeds); with `layouts: true`, so is every other discrete layout, fine-tuned alike.
 
 Costs are measured on the trained models, not estimated: decode seconds per token end to end (`decode_times`,
 batch 1, every point's model taking turns round after round so the machine's slow spells hit all alike), and
@@ -56,6 +56,9 @@ class ParetoSettings(StageSettings):
     """Seeds of each layout's fine-tuning (default: the run's seed)."""
     decode_tokens: int = 32
     """Tokens decoded (batch 1, after a 64-token prompt) to measure each point's decode time, 3 runs."""
+    layouts: bool = False
+    """Also fine-tune every discrete layout that mixes components (K^L - K of them, at most 16), cut from the
+    pre-search hybrid, and draw each: the whole front of a small search space, beside what the searches chose."""
 
     def __post_init__(self):
         check(bool(self.budgets) and all(b > 0 for b in self.budgets), "stages.pareto.budgets", self.budgets,
@@ -165,14 +168,24 @@ def run(cfg: RunConfig, settings: ParetoSettings, resume: bool = False) -> dict:
                         replace(search_settings.search, cost=cost), where, resume)
         layout = result["layout"]
         if tuple(layout) not in trained:
-            start = rewound_start(cfg, task, layout, where / rundir.INITIAL)
-            trained[tuple(layout)] = train_layout(start, layout, task, settings, seeds,
+            begin = rewound_start(cfg, task, layout, where / rundir.INITIAL)
+            trained[tuple(layout)] = train_layout(begin, layout, task, settings, seeds,
                                                   out / ("layout-" + "-".join(map(str, layout))), resume)
         model, tests = trained[tuple(layout)]
         points.append({"kind": "budget", "name": f"budget {budget:g}", "budget": budget, "layout": layout,
                        "alphas": result["alphas"], "searched_cost": result.get("cost"),
                        "cost": counted_cost(model, settings.context), "test": summary(tests)})
         models.append(model)
+    if settings.layouts:
+        for layout in mixed_layouts(K=len(names), L=L):
+            if tuple(layout) not in trained:
+                trained[tuple(layout)] = train_layout(start, layout, task, settings, seeds,
+                                                      out / ("layout-" + "-".join(map(str, layout))), resume)
+            model, tests = trained[tuple(layout)]
+            points.append({"kind": "layout", "name": "+".join(names[k] for k in layout), "budget": None,
+                           "layout": layout, "alphas": None, "cost": counted_cost(model, settings.context),
+                           "test": summary(tests)})
+            models.append(model)
     measure_decoding(points, models, settings.decode_tokens)
     relative_costs(points, settings.measure)
     front = {"kind": "pareto", "task": task.name, "metric": "loss", "measure": settings.measure,
@@ -180,6 +193,17 @@ def run(cfg: RunConfig, settings: ParetoSettings, resume: bool = False) -> dict:
     if is_main():
         rundir.write_json(out / rundir.PARETO, front)
     return {"task": task.name, "points": len(points), "layouts": [list(k) for k in trained]}
+
+
+def mixed_layouts(K: int, L: int) -> list[list[int]]:
+    """Every layout of L blocks over K components that uses more than one of them; at most 16."""
+    import itertools
+
+    layouts = [list(c) for c in itertools.product(range(K), repeat=L) if len(set(c)) > 1]
+    if len(layouts) > 16:
+        raise ValueError(f"stages.pareto.layouts=true would fine-tune {len(layouts)} layouts (K={K}, L={L}); "
+                         "accepted: at most 16 (set it false, or use fewer blocks).")
+    return layouts
 
 
 def train_layout(initial, layout: list[int], task: Task, settings: ParetoSettings, seeds: list[int], out,
