@@ -158,3 +158,15 @@ def test_a_discretized_component_trains_exactly_as_its_baseline(tmp_path):
     baseline = next(e for e in json.loads((tmp_path / "results.json").read_text())["entries"] if e["model"] == "mamba")
     assert report["test_after_fine_tuning"]["loss"] == pytest.approx(baseline["test"]["loss"], abs=1e-6)
     assert report["test_after_fine_tuning"]["accuracy"] == baseline["test"]["accuracy"]
+
+
+def test_a_decode_time_budget_is_met_as_measured(tmp_path):
+    """The layout a decode-latency budget picks is timed end to end, discretized, against the components alone."""
+    from manticore.workflow.stages.search import searched_cost
+
+    model = hybrid()
+    model.set_mixture_weights([[0.6, 0.4], [0.3, 0.7]])
+    search = build(SearchConfig, {"cost": {"measure": "decode_latency", "budget": 1.1}}, "search")
+    found = searched_cost(model, search, tmp_path)
+    assert found["cost"]["measured"] <= 1.1 and len(found["layout"]) == 2
+    assert json.loads((tmp_path / "cost.json").read_text())["latency"]["decode"]  # profiled once, kept

@@ -55,7 +55,8 @@ def search(hybrid: ManticorePreTrainedModel, task: Task, train: TrainConfig, sea
 def searched_cost(hybrid: ManticorePreTrainedModel, search: SearchConfig, out_dir: Path) -> dict:
     """With `search.cost`: result.json's `cost` (the measure, its unit, E_α[cost] relative to it, the budget)
     and `layout`, the most probable layout under the searched α that meets the budget (the argmax without one),
-    which `discretize` and `pareto` take."""
+    which `discretize` and `pareto` take. A decode-latency budget is checked on the discretized layouts
+    themselves, measured end to end against the components alone (`measured_layout`)."""
     if search.cost is None:
         return {}
     from ...train.search.cost import cost_model, reference_cost
@@ -66,10 +67,42 @@ def searched_cost(hybrid: ManticorePreTrainedModel, search: SearchConfig, out_di
     alphas = hybrid.mixture_weights().detach()
     budget = None if settings.budget is None else settings.budget * unit
     layout = costs.best_layout(alphas, settings.measure, budget, settings.context)
-    return {"layout": layout, "cost": {
-        "measure": settings.measure, "context": settings.context, "unit": unit, "budget": settings.budget,
-        "expected": float(costs.expected(alphas, settings.measure, settings.context)) / unit,
-        "layout": costs.cost(layout, settings.measure, settings.context) / unit}}
+    cost = {"measure": settings.measure, "context": settings.context, "unit": unit, "budget": settings.budget,
+            "expected": float(costs.expected(alphas, settings.measure, settings.context)) / unit,
+            "layout": costs.cost(layout, settings.measure, settings.context) / unit}
+    if settings.measure == "decode_latency" and settings.budget is not None and settings.relative:
+        layout, cost["measured"] = measured_layout(hybrid, costs, alphas, settings.budget)
+        cost["layout"] = costs.cost(layout, settings.measure, settings.context) / unit
+    return {"layout": layout, "cost": cost}
+
+
+def measured_layout(hybrid, costs, alphas, budget: float, tries: int = 4) -> tuple[list[int], float]:
+    """The most probable layout whose measured decode time (end to end, the discretized model, taking turns with
+    the components alone) is at most `budget` x the fastest component's; tries the `tries` most probable layouts
+    whose estimate is within twice the budget, then falls back to the fastest component. Returns (layout, its
+    measured time relative to the fastest component)."""
+    import math
+
+    from ...hybrid.cost import decode_times
+
+    L, K = costs.shape
+    weights = costs.weights_of(alphas)
+
+    def score(choice):
+        return sum(math.log(row[k]) if row[k] > 0 else -math.inf for row, k in zip(weights, choice))
+
+    unit = min(costs.cost([k] * L, "decode_latency") for k in range(K))
+    ranked = sorted((c for c in costs.layouts() if costs.cost(c, "decode_latency") <= 2 * budget * unit),
+                    key=score, reverse=True)[:tries]
+    alone = [[k] * L for k in range(K)]
+    models = {tuple(c): hybrid.discretize(choice=c) for c in [*alone, *ranked]}
+    seconds = decode_times(models)
+    fastest = min(seconds[tuple(c)] for c in alone)
+    for choice in ranked:
+        if seconds[tuple(choice)] <= budget * fastest:
+            return choice, seconds[tuple(choice)] / fastest
+    best = min(alone, key=lambda c: seconds[tuple(c)])
+    return best, seconds[tuple(best)] / fastest
 
 
 def run(cfg: RunConfig, settings: SearchSettings, resume: bool = False) -> dict:
