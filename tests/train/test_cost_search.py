@@ -164,7 +164,9 @@ def test_a_decode_time_budget_is_met_as_measured(tmp_path):
     """The layout a decode-latency budget picks is timed end to end, discretized, against the components alone."""
     from manticore.workflow.stages.search import searched_cost
 
-    model = hybrid()
+    torch.manual_seed(0)
+    model = manticore.ManticoreForCausalLM.from_components(
+        [tiny_config("gpt_neo", vocab=16, max_positions=256), tiny_config("mamba", vocab=16)], num_blocks=2)
     model.set_mixture_weights([[0.6, 0.4], [0.3, 0.7]])
     search = build(SearchConfig, {"cost": {"measure": "decode_latency", "budget": 1.1}}, "search")
     found = searched_cost(model, search, tmp_path)
