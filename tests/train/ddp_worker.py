@@ -36,3 +36,6 @@ torch.save({"state": model.state_dict(), "world": engine.world, "metrics": metri
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "sharded": engine.sharded is not None and engine.sharded.units},
            os.path.join(out, f"rank{engine.rank}.pt"))
+if torch.distributed.is_initialized():  # leave no gloo thread running at exit (a rare abort otherwise)
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
