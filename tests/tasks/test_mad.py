@@ -9,6 +9,7 @@ import torch
 
 from manticore import tasks
 from manticore.tasks import IGNORE_INDEX, mad
+from manticore.tasks.seeded_rng import MAD_STREAMS, split_rng
 
 ALL = [
     "mad/in-context-recall",
@@ -282,6 +283,25 @@ def test_generation_is_deterministic_in_the_seed_and_splits_use_separate_streams
     assert not torch.equal(first["train"][0][:16], first["test"][0][:16])
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_the_validation_split_is_drawn_and_scored_like_the_test_split_from_its_own_stream(name):
+    task = tasks.get(name, seed=3, num_validation=32, **SMALL)
+    validation, test = stacked(task.validation), stacked(task.test)
+    assert validation[0].shape == test[0].shape == (32, task.max_length)
+    scored = lambda labels: (labels != -100).sum(1)  # noqa: E731
+    if name != "mad/memorization":  # memorization draws its keys from the few facts: repeats are expected
+        assert not torch.equal(validation[0], test[0])
+    assert set(task.metadata["settings"]) >= {"num_train", "num_validation", "num_test"}
+    if name in ("mad/in-context-recall", "mad/noisy-in-context-recall", "mad/fuzzy-in-context-recall"):
+        train_scored = scored(stacked(task.train)[1]).float().mean()
+        assert scored(validation[1]).float().mean() < train_scored  # recall only, as in the test split
+    # adding the validation split leaves the other two as they were: each comes from its own stream
+    without = mad.SETTINGS[name].baseline(seed=3, num_train=16, num_test=32)
+    rng = split_rng(3, "test", MAD_STREAMS)
+    ids, labels = without.generate(rng, 32, "test")
+    assert torch.equal(test[0], torch.from_numpy(ids)) and torch.equal(test[1], torch.from_numpy(labels))
+
+
 def test_a_second_get_loads_from_the_cache(monkeypatch):
     settings = dict(preset="manticore-hard", seed=11, num_train=8, num_test=8)
     first = tasks.get("mad/in-context-recall", **settings)
@@ -396,7 +416,7 @@ def test_presets_are_the_defaults_with_the_papers_changes():
 
 def test_settings_record_every_field_so_equal_settings_share_a_cache_entry(monkeypatch):
     task = tasks.get("mad/noisy-in-context-recall", preset="manticore-hard", seed=12, num_train=4, num_test=4)
-    assert task.metadata["settings"] == dict(seed=12, num_train=4, num_test=4, vocab_size=128, seq_len=128,
+    assert task.metadata["settings"] == dict(seed=12, num_train=4, num_validation=256, num_test=4, vocab_size=128, seq_len=128,
                                              num_keys=None, frac_noise=0.8, noise_vocab_size=16)
 
     def fail(*args, **kwargs):
@@ -435,6 +455,6 @@ def test_constructing_bad_settings_names_the_field_and_what_is_accepted(make, ma
 
 
 def test_the_registry_lists_every_setting_of_a_task():
-    with pytest.raises(TypeError, match="accepted: preset, seed, num_train, num_test, vocab_size, seq_len, "
+    with pytest.raises(TypeError, match="accepted: preset, seed, num_train, num_validation, num_test, vocab_size, seq_len, "
                                         "num_keys, frac_noise, noise_vocab_size, use_cache"):
         tasks.get("mad/noisy-in-context-recall", k_motif_size=2)

@@ -1,6 +1,7 @@
 """search.commit_at: the search ends in the layout it points to, exactly, and trains it for the rest of its steps;
 baselines' layouts: all trains every layout of the search space."""
 
+import dataclasses
 import json
 
 import pytest
@@ -65,3 +66,66 @@ def test_alpha_waits_until_arch_start(task, tmp_path):
     assert alphas[3] != alphas[2]  # step 4: α moves
     with pytest.raises(ValueError, match=r"search.arch_start=1 is not valid; accepted: a fraction"):
         SearchConfig(arch_start=1)
+
+
+def test_select_validation_commits_to_the_layout_with_the_lowest_validation_loss(task, tmp_path):
+    from manticore.train.metrics import evaluate_model
+
+    model = hybrid()
+    config = TrainConfig(max_steps=6, batch_size=8, lr=1e-3, arch_lr=0.05, log_every=1)
+    engine = Engine(model, task, config, tmp_path, search=SearchConfig(select="validation", commit_at=1.0))
+    engine.train()
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    engine.algorithm.commit(engine)
+    layout = [row.index(1.0) for row in model.mixture_weights().tolist()]
+    losses = {}
+    for choice in ([0, 0], [0, 1], [1, 0], [1, 1]):  # each layout alone, with the searched weights
+        model.set_mixture_weights(torch.eye(2)[choice])
+        losses[tuple(choice)] = evaluate_model(model, task, "validation", batch_size=8)["loss"]
+    assert tuple(layout) == min(losses, key=losses.get)
+    logged = {tuple(r["layout"]): r["loss"] for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines())
+              if r["split"] == "validation"}
+    assert logged == losses
+    assert all(torch.equal(v, trained[k]) for k, v in model.state_dict().items() if "mixture" not in k)
+
+
+def test_single_path_trains_one_layout_per_step_and_leaves_alpha(task, tmp_path):
+    from manticore.train.search import SinglePath
+
+    model = hybrid()
+    drawn = []
+    original = SinglePath.sample
+
+    def sample(self, logits):
+        alphas = original(self, logits)
+        drawn.append(alphas.clone())
+        return alphas
+
+    SinglePath.sample = sample
+    try:
+        config = TrainConfig(max_steps=12, batch_size=8, lr=1e-3, arch_lr=0.05, log_every=1)
+        Engine(model, task, config, tmp_path,
+               search=SearchConfig(algorithm="single-path", select="validation", commit_at=1.0)).train()
+    finally:
+        SinglePath.sample = original
+    assert len(drawn) == 12
+    assert all(sorted(row.tolist()) == [0.0, 1.0] and not a.requires_grad for a in drawn for row in a)
+    assert len({tuple(a.argmax(-1).tolist()) for a in drawn}) > 1  # different layouts
+    assert torch.equal(model.mixture_weights().detach(), torch.full((2, 2), 0.5))  # α never stepped
+
+
+def test_select_settings_are_checked(task, tmp_path):
+    with pytest.raises(ValueError, match=r"search.select='best' is not valid; accepted: 'argmax' or 'validation'"):
+        SearchConfig(select="best")
+    with pytest.raises(ValueError, match=r"search.select='argmax' is not valid; accepted: 'validation' with "
+                                         r"search.algorithm='single-path', which does not train α"):
+        SearchConfig(algorithm="single-path", commit_at=1.0)
+    with pytest.raises(ValueError, match=r"search.commit_at=None is not valid; accepted: a fraction with"):
+        SearchConfig(algorithm="single-path", select="validation")
+    no_validation = dataclasses.replace(task, validation=None)
+    engine = Engine(hybrid(), no_validation, TrainConfig(max_steps=1, batch_size=2), tmp_path,
+                    search=SearchConfig(select="validation", commit_at=1.0))
+    engine.train()
+    with pytest.raises(ValueError, match=r"search.select='validation' needs a held-out split, and task "
+                                         r"'mad/in-context-recall' has no validation split"):
+        engine.algorithm.commit(engine)

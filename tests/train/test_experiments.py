@@ -93,3 +93,32 @@ def test_the_regret_table_compares_the_best_layout_with_the_hybrid(tmp_path):
     assert cells["search cost (trainings)"] == "1" and cells["layouts"] == "3"
     flat = dict(zip(cells, [c.strip() for c in rows[1].strip("|").split("|")]))
     assert flat["variant"] == "flat" and flat["verdict"] == "inconclusive (at chance)"
+
+
+def test_a_rewrite_keeps_the_results_of_experiments_whose_runs_are_not_on_disk(tmp_path):
+    import shutil
+
+    experiment = Experiment(name="toy", claim="C2 toy", config="c2-mad.yaml", scaled_down="everything",
+                            variants={"easy": ["out_dir=runs/toy/easy"]})
+    base = load_run_config(CONFIGS / "c2-mad.yaml").out_dir
+    fake_run(tmp_path / base / "easy", "toy", "easy", 0.1, {"hybrid": [0.9, 0.91, 0.92], "mamba": [0.5, 0.52, 0.51]})
+    path = tmp_path / "EXPERIMENTS.md"
+    first = write_experiments([experiment], path, root=tmp_path).read_text()
+    table = [line for line in first.splitlines() if line.startswith("| easy")]
+    assert "Code: `unknown`." in first  # this fake record names no commit
+    shutil.rmtree(tmp_path / base)  # another machine: the runs are gone
+    second = write_experiments([experiment], path, root=tmp_path).read_text()
+    assert "*Kept from the previous EXPERIMENTS.md: these runs are not on this disk (rerun them with " \
+           "`manticore experiments toy`).*" in second
+    assert [line for line in second.splitlines() if line.startswith("| easy")] == table
+    assert "Not run yet." not in second
+    assert write_experiments([experiment], path, root=tmp_path).read_text() == second  # kept again, unchanged
+
+
+def test_a_run_record_names_the_code_it_ran():
+    import re
+
+    from manticore.workflow.experiments import code_version
+
+    version = code_version()
+    assert version is None or re.fullmatch(r"[0-9a-f]{10}(\+changes)?", version)

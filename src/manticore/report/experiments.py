@@ -150,8 +150,12 @@ def _proxies(run_dir: Path) -> list[str]:
     return lines
 
 
-def section(experiment: Experiment, root: Path) -> list[str]:
-    """The experiment's part of EXPERIMENTS.md."""
+EXPERIMENTS_FILE = "EXPERIMENTS.md"
+
+
+def section(experiment: Experiment, root: Path, previous: dict[str, list[str]] | None = None) -> list[str]:
+    """The experiment's part of EXPERIMENTS.md; one whose runs are not on disk keeps its part of `previous` (the
+    results below the heading, by experiment name: `previous_sections`) if it has one."""
     runs = experiment.runs()
     lines = [f"## `{experiment.name}`: {experiment.claim}", "",
              f"Command: `manticore experiments {experiment.name}` (config `configs/{experiment.config}`).", "",
@@ -162,11 +166,17 @@ def section(experiment: Experiment, root: Path) -> list[str]:
         if record.exists():
             records[variant] = json.loads(record.read_text())
     if not records:
+        kept = (previous or {}).get(experiment.name)
+        if kept:
+            return lines + [f"*Kept from the previous {EXPERIMENTS_FILE}: these runs are not on this disk (rerun them "
+                            f"with `manticore experiments {experiment.name}`).*", "", *kept]
         return lines + ["Not run yet.", ""]
     total = sum(r["wall_s"] for r in records.values())
     times = ", ".join(f"{v or experiment.name} {r['wall_s']:.0f} s" + ("" if r["returncode"] == 0 else " (FAILED)")
                       for v, r in records.items())
-    lines += [f"Wall time: {total / 60:.1f} min of runs ({times}), each in one process with one torch thread.", ""]
+    commits = sorted({r.get("commit") or "unknown" for r in records.values()})
+    lines += [f"Wall time: {total / 60:.1f} min of runs ({times}), each in one process with one torch thread. "
+              f"Code: {', '.join(f'`{c}`' for c in commits)}.", ""]
     lines += [f"- {v or experiment.name}: {r['note']}." for v, r in records.items() if r.get("note")]
     lines += [""] if any(r.get("note") for r in records.values()) else []
     done = [(v, Path(root) / d, read_comparison(Path(root) / d / RESULTS)) for v, _, d in runs if v in records]
@@ -182,9 +192,29 @@ def section(experiment: Experiment, root: Path) -> list[str]:
     return lines
 
 
+def previous_sections(text: str) -> dict[str, list[str]]:
+    """An EXPERIMENTS.md's results per experiment: the lines of each `## `name`` section from its wall-time line
+    (or a kept section's own results) to the next section, so a rewrite can keep what it did not rerun."""
+    sections, name, body = {}, None, []
+    for line in text.splitlines() + ["## `"]:
+        if line.startswith("## `"):
+            if name is not None:
+                start = next((i for i, l in enumerate(body) if l.startswith(("Wall time:", "*Kept from"))), None)
+                if start is not None:
+                    rest = body[start + 2:] if body[start].startswith("*Kept from") else body[start:]
+                    if any(l.strip() for l in rest):
+                        sections[name] = rest
+            name, body = line[4:].split("`", 1)[0] or None, []
+        elif name is not None:
+            body.append(line)
+    return sections
+
+
 def write_experiments(experiments: list[Experiment], path: str | Path = "EXPERIMENTS.md",
                       root: str | Path = ".") -> Path:
-    """Write EXPERIMENTS.md from the run directories of `experiments` (relative to `root`)."""
+    """Write EXPERIMENTS.md from the run directories of `experiments` (relative to `root`). An experiment whose
+    runs are not on disk keeps its results from the file being replaced (say so in its section), so experiments
+    can be rerun one at a time, on different machines; each section names the code (git commit) its runs ran."""
     lines = ["# Experiments", "",
              "Written by `manticore experiments` (`make experiments`) from the run directories; do not edit by "
              "hand. Each row is a model's test metrics, mean ± sample std over its seeds (n). *Chance* is the "
@@ -200,8 +230,9 @@ def write_experiments(experiments: list[Experiment], path: str | Path = "EXPERIM
         lines += [f"`make experiments` ran {len(walls)} runs whose wall times sum to {sum(walls) / 60:.0f} min; it runs "
                   f"two at a time (`--jobs 2`), so on 2 free cores it takes about half that. Each experiment's "
                   f"runs are timed below.", ""]
-    for experiment in experiments:
-        lines += section(experiment, Path(root))
     path = Path(path)
+    previous = previous_sections(path.read_text()) if path.exists() else {}
+    for experiment in experiments:
+        lines += section(experiment, Path(root), previous)
     path.write_text("\n".join(lines).rstrip() + "\n")
     return path

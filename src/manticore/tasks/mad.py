@@ -16,7 +16,7 @@ settings dataclass here, which is also what the registry builds from a task sect
     task = InContextRecall.manticore_hard(seed=0).task("manticore-hard")  # the same Task
 
 Glossary
-    N        examples in a split (num_train, num_test)
+    N        examples in a split (num_train, num_validation, num_test)
     L        sequence length (seq_len); every example has exactly L tokens, and Task.max_length = L
     P        pair slots per sequence: a key-value pair or (noisy recall) two noise tokens
     K        number of key token ids; keys are ids [0, K), values come from the ids after them
@@ -115,7 +115,9 @@ class MadTask(ABC):
 
     name: ClassVar[str]  # the registered task name, e.g. "mad/in-context-recall"
     BASELINE: ClassVar[Mapping[str, Any]] = MappingProxyType(
-        dict(num_train=12_800, num_test=1_280, vocab_size=16, seq_len=128))  # MAD's MADConfig
+        dict(num_train=12_800, num_validation=256, num_test=1_280, vocab_size=16, seq_len=128))  # MAD's MADConfig
+    # (MAD has no validation split: ours is drawn like the test split, from its own stream, for what selects
+    # among models, e.g. search.select='validation', without looking at the test split)
     HARD: ClassVar[Mapping[str, Any]] = MappingProxyType(dict(vocab_size=128, num_train=HARD_NUM_TRAIN))
 
     preset: Literal["baseline", "manticore-hard"] = field(default="baseline", compare=False)
@@ -124,6 +126,9 @@ class MadTask(ABC):
     """Seeds every random stream of the task (seeded_rng.MAD_STREAMS): the splits and memorization's map."""
     num_train: int | None = None
     """N of the train split (None: the preset's; baseline 12,800, manticore-hard 800)."""
+    num_validation: int | None = None
+    """N of the validation split, drawn and scored like the test split from a stream of its own (None: the
+    preset's, 256)."""
     num_test: int | None = None
     """N of the test split (None: the preset's, 1,280)."""
     vocab_size: int | None = None
@@ -139,6 +144,7 @@ class MadTask(ABC):
                 object.__setattr__(self, setting, value)  # frozen: the preset's value, once, here
         check_int(self.seed, "seed", minimum=0, where=self.name)
         check_int(self.num_train, "num_train", minimum=1, where=self.name)
+        check_int(self.num_validation, "num_validation", minimum=1, where=self.name)
         check_int(self.num_test, "num_test", minimum=1, where=self.name)
 
     @classmethod
@@ -183,7 +189,7 @@ class MadTask(ABC):
         """Task.metadata beyond the preset and settings: the token ids' roles and, per split, what is scored."""
 
     def task(self, preset: str | None = None, use_cache: bool = True) -> Task:
-        """Generate (or load from the cache) both splits and wrap them in a Task.
+        """Generate (or load from the cache) the three splits and wrap them in a Task.
 
         preset: recorded in Task.metadata["preset"]: the preset these settings came from (None: neither).
         The cache key is derived from the task name, every setting and cache.CACHE_VERSION (bumped when a
@@ -193,9 +199,9 @@ class MadTask(ABC):
 
         def build() -> dict[str, torch.Tensor]:
             data = {}
-            for split in ("train", "test"):
-                rng = split_rng(self.seed, split, MAD_STREAMS)
-                ids, labels = self.generate(rng, settings[f"num_{split}"], split)
+            for split in ("train", "validation", "test"):
+                rng = split_rng(self.seed, split, MAD_STREAMS)  # validation: drawn as the test split is
+                ids, labels = self.generate(rng, settings[f"num_{split}"], "train" if split == "train" else "test")
                 data[f"{split}_input_ids"] = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
                 data[f"{split}_labels"] = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
             return data
@@ -205,6 +211,7 @@ class MadTask(ABC):
             name=self.name, kind="lm", vocab_size=self.task_vocab_size, max_length=self.seq_len,
             pad_token_id=self.pad_token_id,
             train=SequenceDataset(data["train_input_ids"], data["train_labels"]),
+            validation=SequenceDataset(data["validation_input_ids"], data["validation_labels"]),
             test=SequenceDataset(data["test_input_ids"], data["test_labels"]),
             metadata=dict(preset=preset, settings=settings, **self.describe()),
         )

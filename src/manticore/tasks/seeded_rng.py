@@ -19,8 +19,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-MAD_STREAMS: Mapping[str, int] = MappingProxyType({"train": 0, "test": 1, "map": 2})
-"""MAD synthetics (mad.py): the two splits, and memorization's fixed key -> value map."""
+MAD_STREAMS: Mapping[str, int] = MappingProxyType({"train": 0, "test": 1, "map": 2, "validation": 3})
+"""MAD synthetics (mad.py): the three splits, and memorization's fixed key -> value map."""
 
 LRA_STREAMS: Mapping[str, int] = MappingProxyType({"train": 0, "validation": 1, "test": 2})
 """Long Range Arena tasks (listops.py, pathfinder.py): the three splits."""

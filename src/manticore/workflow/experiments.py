@@ -85,6 +85,22 @@ def select(names: list[str], experiments: dict[str, Experiment]) -> list[Experim
     return chosen
 
 
+def code_version() -> str | None:
+    """The git commit of the code that runs (with "+changes" when the work tree differs from it); None outside
+    a git checkout."""
+    root = Path(__file__).resolve().parents[3]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "src"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("+changes" if dirty else "")
+
+
 def run_variant(experiment: Experiment, variant: str, overrides: list[str], out: Path) -> dict:
     """Run one variant in its own process (one torch thread); write and return its experiment.json."""
     command = [sys.executable, "-m", "manticore.cli", "run", "--config", str(CONFIGS / experiment.config)]
@@ -99,7 +115,8 @@ def run_variant(experiment: Experiment, variant: str, overrides: list[str], out:
     with open(log_path, "w") as log:
         code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     record = {"experiment": experiment.name, "variant": variant, "config": experiment.config,
-              "overrides": overrides, "wall_s": round(time.perf_counter() - start, 1), "returncode": code}
+              "overrides": overrides, "wall_s": round(time.perf_counter() - start, 1), "returncode": code,
+              "commit": code_version()}
     rundir.write_json(record_path(out, experiment.name), record)
     status = "done" if code == 0 else f"FAILED (exit {code}; see {log_path})"
     print(f"[experiments] {label}: {status} in {record['wall_s']:.0f} s", flush=True)

@@ -13,6 +13,8 @@ are searched:
     DARTS   (Liu et al., 2019)    AdamW on a through the softmax
     GAEA    (Li et al., 2021)     exponentiated gradient on the simplex (`optim.ExponentiatedGradient`)
     Gumbel  (Xie et al., 2019)    DARTS' updates; training forwards use α ~ Gumbel-softmax(a, temperature)
+    single-path (Guo et al., 2020)  α doesn't train; each training forward runs one uniformly drawn layout,
+                                  and `search.select: validation` chooses among the layouts
 
 Adding an algorithm is one file beside these (a `SearchAlgorithm` subclass) plus one line in `BUILT_IN`
 below, or, from your own code, one decorator (`ALGORITHMS` is a `manticore.registry.Registry`):
@@ -33,8 +35,9 @@ from .cost import CostSettings
 from .darts import DARTS
 from .gaea import GAEA
 from .gumbel import GumbelHyperparameters, GumbelSoftmax
+from .single_path import SinglePath
 
-BUILT_IN = (DARTS, GAEA, GumbelSoftmax)  # one line per algorithm file
+BUILT_IN = (DARTS, GAEA, GumbelSoftmax, SinglePath)  # one line per algorithm file
 for _algorithm in BUILT_IN:
     ALGORITHMS.register(_algorithm)
 
@@ -42,4 +45,4 @@ register_algorithm = ALGORITHMS.register  # @register_algorithm: add a SearchAlg
 
 __all__ = ["ALGORITHMS", "BUILT_IN", "CostSettings", "DARTS", "GAEA", "GumbelHyperparameters", "GumbelSoftmax",
            "NoHyperparameters",
-           "SearchAlgorithm", "SearchConfig", "register_algorithm"]
+           "SearchAlgorithm", "SinglePath", "SearchConfig", "register_algorithm"]

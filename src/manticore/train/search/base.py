@@ -34,6 +34,11 @@ class SearchConfig:
     updates='alternating'."""
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     """The algorithm's own settings, e.g. {temperature: 0.5} for gumbel (`manticore search --help` lists them)."""
+    select: Literal["argmax", "validation"] = "argmax"
+    """How the search chooses the layout it commits to (commit_at) or reports: 'argmax', what α points to (each
+    block's most probable component; with a budget, the most probable layout that meets it); 'validation', the
+    layout (within the budget) whose validation loss is lowest with the searched weights, each evaluated alone
+    (select.py; needs a task with a validation split)."""
     cost: CostSettings | None = None
     """What the result may cost (CostSettings): a penalty on E_α[cost] and/or a budget; null: cost plays no part."""
     arch_start: float = 0.0
@@ -58,6 +63,13 @@ class SearchConfig:
               f"a fraction below commit_at ({self.commit_at})")
         check(self.commit_at is None or (is_number(self.commit_at) and 0 < self.commit_at <= 1), "search.commit_at",
               self.commit_at, "a fraction of the steps in (0, 1], or null")
+        check(self.select in ("argmax", "validation"), "search.select", self.select, "'argmax' or 'validation'")
+        if not self.algorithm_class().learns_alphas:
+            where = f"search.algorithm={self.algorithm!r}, which does not train α"
+            check(self.select == "validation", "search.select", self.select, f"'validation' with {where}")
+            check(self.commit_at is not None, "search.commit_at", self.commit_at, f"a fraction with {where}")
+            check(self.cost is None or self.cost.weight == 0, "search.cost.weight",
+                  None if self.cost is None else self.cost.weight, f"0 with {where} (a budget is accepted)")
 
     def algorithm_class(self) -> type[SearchAlgorithm]:
         return ALGORITHMS[self.algorithm]
@@ -66,7 +78,7 @@ class SearchConfig:
         return {"algorithm": self.algorithm, "updates": self.updates, "bilevel": self.bilevel,
                 "hyperparameters": dict(self.hyperparameters),
                 "cost": None if self.cost is None else self.cost.to_dict(), "commit_at": self.commit_at,
-                "arch_start": self.arch_start}
+                "arch_start": self.arch_start, "select": self.select}
 
     def build(self) -> SearchAlgorithm:
         """The configured algorithm."""
@@ -83,6 +95,8 @@ class SearchAlgorithm:
 
     name: ClassVar[str] = ""
     Hyperparameters: ClassVar[type] = NoHyperparameters
+    learns_alphas: ClassVar[bool] = True
+    """False: α never steps (the algorithm only samples layouts from it); choosing needs select='validation'."""
 
     def __init__(self, config: SearchConfig):
         self.config = config
@@ -113,6 +127,10 @@ class SearchAlgorithm:
             stats = engine.backward(engine.stream)  # α fixed: the committed layout, or the initial α (warm-up)
             engine.update(["model"])
             return stats
+        if not self.learns_alphas:
+            stats = engine.backward(engine.stream, self.sample)
+            engine.update(["model"])
+            return stats
         if self.config.updates == "alternating" and "arch" in engine.optimizers:
             engine.backward(engine.arch_stream or engine.stream, self.sample)  # arch_stream: bilevel
             engine.update(["arch"])
@@ -141,16 +159,26 @@ class SearchAlgorithm:
             commit(logits, self.layout(engine))
 
     def layout(self, engine: Engine) -> list[int]:
-        """The layout α points to: the most probable one under it that meets the budget, if there is one."""
+        """The layout to commit to: the most probable one under α that meets the budget, if there is one
+        (select='argmax'), or among those within the budget the one with the lowest validation loss
+        (select='validation', select.py)."""
         import torch
 
+        from .select import validation_layout
+
         alphas = torch.softmax(engine.arch[0].detach(), dim=-1)
-        cost = self.config.cost
+        cost, allowed = self.config.cost, None
         if cost is None or cost.budget is None:
-            return alphas.argmax(-1).tolist()
-        if self.penalty is None:
-            self.penalty = CostPenalty(cost, engine.model, engine.out_dir, engine.world)
-        return self.penalty.costs.best_layout(alphas, cost.measure, cost.budget * self.penalty.unit, cost.context)
+            choice = alphas.argmax(-1).tolist()
+        else:
+            if self.penalty is None:
+                self.penalty = CostPenalty(cost, engine.model, engine.out_dir, engine.world)
+            budget, costs = cost.budget * self.penalty.unit, self.penalty.costs
+            choice = costs.best_layout(alphas, cost.measure, budget, cost.context)
+
+            def allowed(layout):
+                return costs.cost(layout, cost.measure, cost.context) <= budget
+        return choice if self.config.select == "argmax" else validation_layout(engine, choice, allowed)
 
     # -- cost (search.cost; see cost.py) ---------------------------------------------------------------------
     def after_architecture_step(self, engine: Engine) -> None:
