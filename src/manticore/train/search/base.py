@@ -26,7 +26,8 @@ class SearchConfig:
 
     algorithm: str = "darts"
     """A registered search algorithm: 'darts' (softmax, AdamW), 'gaea' (exponentiated gradient on the simplex)
-    or 'gumbel' (Gumbel-softmax samples of α in training forwards), or one you registered."""
+    'gumbel' (Gumbel-softmax samples of α in training forwards), 'single-path' (α fixed, one uniformly drawn
+    layout per training forward; needs select='validation'), or one you registered."""
     updates: Literal["simultaneous", "alternating"] = "simultaneous"
     """'simultaneous' (one backward for both) or 'alternating' (an architecture step, then a model step)."""
     bilevel: bool = False

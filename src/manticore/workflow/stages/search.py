@@ -3,9 +3,10 @@
 Reads:    the hybrid of `pretrain-projectors` if this run has one, else a new hybrid of the components.
 Writes:   search/initial/ (the hybrid before search, which `retrain` rewinds to), search/{model/, result.json
           (its "alphas" are the searched α), metrics.jsonl (α every step), checkpoint.pt}.
-Supports: every registered search algorithm (`search.algorithm`: darts, gaea, gumbel, or your own, each with
-          its `search.hyperparameters`); simultaneous or alternating updates; bilevel (architecture steps on
-          the task's validation split); --resume; DDP under torchrun.
+Supports: every registered search algorithm (`search.algorithm`: darts, gaea, gumbel, single-path, or your own,
+          each with its `search.hyperparameters`); simultaneous or alternating updates; bilevel (architecture
+          steps on the task's validation split); committing to a layout chosen by α or by validation loss
+          (`search.commit_at`, `search.select`); --resume; DDP under torchrun.
 
     manticore search --config run.yaml --set stages.search.search.algorithm=gaea
 """
@@ -110,5 +111,5 @@ def run(cfg: RunConfig, settings: SearchSettings, resume: bool = False) -> dict:
     return search(initial_hybrid(cfg, task), task, settings.train, settings.search, cfg.stage_dir("search"), resume)
 
 
-STAGE = Stage("search", "search the mixture weights with the model (DARTS, GAEA or Gumbel-softmax)", __doc__,
+STAGE = Stage("search", "search the mixture weights with the model (DARTS, GAEA, Gumbel-softmax or single-path)", __doc__,
               SearchSettings, run)
