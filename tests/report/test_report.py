@@ -398,3 +398,40 @@ def test_without_a_chance_level_nothing_is_judged_against_it(tmp_path):
     assert comparison.learned("hybrid") is None
     assert any("no chance level" in note for note in comparison.notes)
     assert {v.outcome for v in comparison.verdicts} >= {"significant: hybrid better", "significant: mamba better"}
+
+
+def tables(text):
+    """Every Markdown table of a report: (header, rows as {column: cell}); each row must fill its header."""
+    lines, found = text.splitlines(), []
+    for i, line in enumerate(lines[:-1]):
+        if line.startswith("|") and re.fullmatch(r"\|(---\|)+", lines[i + 1]):
+            split = lambda row: [c.strip() for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]]  # noqa: E731
+            header, rows = split(line), []
+            for row in lines[i + 2:]:
+                if not row.startswith("|"):
+                    break
+                cells = split(row)
+                assert len(cells) == len(header), f"{header} vs {cells}"
+                rows.append(dict(zip(header, cells)))
+            found.append((header, rows))
+    return found
+
+
+def test_every_table_of_the_report_reads_back_by_its_header(full_report):
+    found = tables(full_report.read_text())
+    assert len(found) >= 4
+    stages = next(rows for header, rows in found if header[0] == "stage")
+    search = next(row for row in stages if row["stage"] == "`search`")
+    result = json.loads((full_report.parent / "search" / "result.json").read_text())
+    assert search["steps"] == "20" and search["test loss"] == f"{result['test']['loss']:.4f}"
+    assert search["test accuracy"] == f"{result['test']['accuracy']:.4f}"
+    assert search["test macro accuracy"] == search["test perplexity"] == "—"  # not in this result
+    assert search["final α"].startswith("[") and search["final α"].count("[") == 2  # one per block
+
+
+def test_a_table_row_that_does_not_fill_the_header_is_an_error():
+    from manticore.report.markdown import table
+
+    assert table(["a", "b"], [["1", "x|y"]]) == ["| a | b |", "|---|---|", "| 1 | x\\|y |"]
+    with pytest.raises(ValueError, match=r"Table row 0 has 3 cells for 2 columns"):
+        table(["a", "b"], [["1", "2", "3"]])
