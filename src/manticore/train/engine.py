@@ -172,7 +172,8 @@ class Engine:
             self.start_fresh()
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc=self.out_dir.name or "train",
                    disable=self.rank != 0, dynamic_ncols=True, mininterval=0.5)
-        self.trackers = Trackers(cfg.report_to if self.rank == 0 else [], self.out_dir, cfg.to_dict())
+        self.trackers = Trackers(cfg.report_to if self.rank == 0 else [], self.out_dir, cfg.to_dict(),
+                                 getattr(getattr(self.model, "config", None), "adapters", None))
         try:
             while self.step < cfg.max_steps:
                 metrics = self.train_step()

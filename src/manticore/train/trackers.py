@@ -8,7 +8,9 @@ Each record the engine writes to `metrics.jsonl` (see manticore.rundir) is logge
     train/loss, train/accuracy, train/perplexity      a training step's batches
     test/loss, test/accuracy, test/macro_accuracy ...  an evaluation
     lr/model, lr/arch                                  the learning rates after the step
-    alpha/block{l}/component{k}                        α per Manticore block l and component k (hybrids)
+    alpha/block{l}/{component}                         α per Manticore block l and component (hybrids): its
+                                                       family (gpt_neo), with its index when two share one
+                                                       (llama0, llama1); component{k} when the model has none
 
 TensorBoard writes event files to `<stage dir>/tensorboard/` (`tensorboard --logdir runs/`); it needs the
 `tensorboard` package (`pip install 'manticore-hybrids[track]'`). W&B logs to the project in `WANDB_PROJECT`
@@ -29,15 +31,25 @@ from ..checks import is_number
 TENSORBOARD_DIR = "tensorboard"  # inside the stage's directory
 
 
-def scalars(record: dict[str, Any]) -> dict[str, float]:
-    """A metrics record flattened to named scalars (see the module docstring); non-numbers are left out."""
+def component_tags(families: list[str] | None, num_components: int) -> list[str]:
+    """What α's tags call each component: its family, with its index where families repeat; component{k}
+    without families (or when their number doesn't match)."""
+    if not families or len(families) != num_components:
+        return [f"component{k}" for k in range(num_components)]
+    return [f"{name}{k}" if families.count(name) > 1 else name for k, name in enumerate(families)]
+
+
+def scalars(record: dict[str, Any], families: list[str] | None = None) -> dict[str, float]:
+    """A metrics record flattened to named scalars (see the module docstring); non-numbers are left out.
+    families: the hybrid's component families (its config's `adapters`), which name α's tags."""
     split = record.get("split", "train")
     out: dict[str, float] = {}
     for key, value in record.items():
         if key in ("step", "split"):
             continue
         if key == "alphas":
-            out.update({f"alpha/block{l}/component{k}": float(a) for l, row in enumerate(value) for k, a in enumerate(row)})
+            tags = component_tags(families, len(value[0]) if value else 0)
+            out.update({f"alpha/block{l}/{tags[k]}": float(a) for l, row in enumerate(value) for k, a in enumerate(row)})
         elif key == "lr":
             out["lr/model"] = float(value)
         elif key == "arch_lr":
@@ -95,7 +107,9 @@ TRACKERS: dict[str, type] = {"tensorboard": TensorBoard, "wandb": WandB}
 class Trackers:
     """The trackers a run reports to; `log(record)` sends one metrics record to each."""
 
-    def __init__(self, names: list[str], out_dir: str | Path, config: dict[str, Any]):
+    def __init__(self, names: list[str], out_dir: str | Path, config: dict[str, Any],
+                 families: list[str] | None = None):
+        self.families = families  # the hybrid's component families, for α's tags
         unknown = [n for n in names if n not in TRACKERS]
         if unknown:
             raise ValueError(f"Unknown tracker(s) {unknown} in train.report_to; accepted: {', '.join(TRACKERS)}.")
@@ -103,7 +117,7 @@ class Trackers:
 
     def log(self, record: dict[str, Any]) -> None:
         if self.trackers:
-            values = scalars(record)
+            values = scalars(record, self.families)
             for tracker in self.trackers:
                 tracker.log(values, int(record["step"]))
 
