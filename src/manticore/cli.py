@@ -64,8 +64,7 @@ def cmd_stage(args) -> None:
 def cmd_run(args) -> None:
     from .workflow.stages import run_workflow
 
-    run_workflow(load_config(args), args.resume,
-                 on_result=lambda name, result: print(json.dumps(result, default=str)[:2000], flush=True))
+    run_workflow(load_config(args), args.resume)  # each stage ends with its one-line summary
 
 
 def cmd_quickstart(args) -> None:
@@ -376,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         from transformers.utils import logging
 
         logging.set_verbosity_error()  # keep the command's own output readable
+        logging.disable_progress_bar()  # transformers' per-load and per-save bars; our own bars stay
     try:
         args.func(args)
     except (ManticoreError, ValueError, TypeError, OSError, ImportError) as err:
