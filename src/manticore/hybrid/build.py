@@ -11,6 +11,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, Pre
 from ..checks import is_int
 from ..components.base import ComponentAdapter
 from ..components.registry import adapter_class, check_component
+from ..components.sources import check_source
 from .config import ManticoreConfig
 
 ACCEPTED = "a transformers PreTrainedModel, a local checkpoint directory or hub id (str), or a PretrainedConfig"
@@ -25,6 +26,7 @@ def load_component(spec: Any, index: int) -> PreTrainedModel:
         _check_family(spec, index)
         return AutoModelForCausalLM.from_config(spec)
     if isinstance(spec, (str, os.PathLike)):
+        check_source(spec, f"Component {index}:")
         try:
             config = AutoConfig.from_pretrained(spec)
             _check_family(config, index)
@@ -128,6 +130,7 @@ def load_hybrid(path: str | os.PathLike) -> PreTrainedModel:
     """A saved hybrid with the head it was saved with (causal LM or sequence classification)."""
     from transformers import AutoModelForSequenceClassification
 
+    check_source(path, "Hybrid")
     config = AutoConfig.from_pretrained(path)
     if not isinstance(config, ManticoreConfig):
         raise ValueError(f"{str(path)!r} holds a {config.model_type!r} model, not a Manticore hybrid.")
