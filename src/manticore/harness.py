@@ -95,11 +95,18 @@ def evaluate_harness(
     manager = task_manager(TaskManager, tasks, include_path)
     model, tok = load_for_harness(model_dir, tokenizer, device, dtype)
     lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, max_length=context_limit(model))
-    return lm_eval.simple_evaluate(
-        model=lm, tasks=list(tasks), num_fewshot=num_fewshot, limit=limit, task_manager=manager,
-        log_samples=log_samples, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
-        fewshot_random_seed=seed,
-    )
+    try:
+        return lm_eval.simple_evaluate(
+            model=lm, tasks=list(tasks), num_fewshot=num_fewshot, limit=limit, task_manager=manager,
+            log_samples=log_samples, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
+            fewshot_random_seed=seed,
+        )
+    except ConnectionError as err:  # a hub task's dataset, offline or without network
+        from .errors import first_line
+
+        raise ValueError(f"{first_line(err)}: lm-eval task(s) {', '.join(tasks)} download their datasets from the "
+                         "Hugging Face Hub. Without it, evaluate local task YAMLs with their data on disk "
+                         "(--include-path DIR).") from None
 
 
 def task_manager(TaskManager, tasks: list[str], include_path: str | Path | None):
