@@ -78,6 +78,7 @@ class Engine:
         self.arch_stream = self._arch_stream(arch_split)
         self.step = 0
         self.final: dict[str, float] | None = None  # the final test metrics, once the run has finished
+        self.finished_before = False  # train(resume=True) found the run already finished: nothing was trained
         if self.rank == 0 and self.out_dir.is_dir():
             checkpoints.remove_orphans(self.out_dir)
 
@@ -167,6 +168,7 @@ class Engine:
         if resume and self.load_checkpoint() and self.final is not None:
             if self.sharded:
                 self.sharded.write_back()
+            self.finished_before = True
             return self.final  # finished before: nothing left to do
         if not resume or self.step == 0:
             self.start_fresh()

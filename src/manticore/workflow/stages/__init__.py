@@ -53,10 +53,27 @@ get = STAGES.get  # the stage `name`; a ValueError lists the stages
 register = STAGES.register  # add a stage from your own code (the registry's order puts it last)
 
 
+def previous_output(cfg: RunConfig, name: str) -> str | None:
+    """What an earlier run of stage `name` left in its directory: "a finished result" (a result.json in it or
+    below it), "an unfinished run" (anything else), or None (nothing)."""
+    where = cfg.stage_dir(name)
+    if name == "report" or not where.is_dir() or not any(where.iterdir()):
+        return None
+    return "a finished result" if any(where.rglob(rundir.RESULT)) else "an unfinished run"
+
+
 def run_stage(cfg: RunConfig, name: str, resume: bool = False) -> dict:
-    """Run one stage with its settings from the run config, holding the run directory's writer lock."""
+    """Run one stage with its settings from the run config, holding the run directory's writer lock. Says what
+    an earlier run left: without `resume` it is replaced; with it, a finished stage is kept (only its settings
+    are checked against the checkpoint) and an unfinished one continues."""
     stage, settings = get(name), cfg.stage_settings(name)
     with rundir.exclusive(cfg.out_dir):
+        found = previous_output(cfg, name)
+        if found and not resume:
+            print(f"{name}: replacing {found} in {cfg.stage_dir(name)} (--resume would keep it)", flush=True)
+        elif found and resume:
+            print(f"{name}: continuing {found} in {cfg.stage_dir(name)}" if found == "an unfinished run" else
+                  f"{name}: {found} is in {cfg.stage_dir(name)}; --resume keeps what finished", flush=True)
         return stage.run(cfg, settings, resume)
 
 

@@ -175,6 +175,8 @@ def finish(kind: str, model: PreTrainedModel | ManticorePreTrainedModel, task: T
     """Save the trained model (with the task's tokenizer, if it has one) to out_dir/model and its result.json
     (kind, task, test metrics, α for a hybrid)."""
     alphas = model.mixture_weights().detach().tolist() if hasattr(model, "mixture_weights") else None
+    if engine.finished_before and (Path(out_dir) / rundir.RESULT).exists() and (Path(out_dir) / rundir.MODEL).is_dir():
+        return rundir.read_json(Path(out_dir) / rundir.RESULT)  # --resume on a finished run: nothing is rewritten
     if engine.rank != 0:
         return rundir.result_record(kind, task.name, metrics, alphas, **extra)
     save_model(model, Path(out_dir) / rundir.MODEL)
