@@ -56,8 +56,9 @@ class Engine:
 
     def __init__(self, model: nn.Module, task: Task, config: TrainConfig, out_dir: str | Path,
                  search: SearchConfig | None = None, arch_split: str | None = None,
-                 on_step: Callable[[int, dict[str, float]], None] | None = None):
+                 on_step: Callable[[int, dict[str, float]], None] | None = None, label: str | None = None):
         self.task, self.config, self.search = task, config, search
+        self.label = label  # the progress bar's (default: the run directory's name)
         self.algorithm = search.build() if search is not None else None
         self.out_dir = Path(out_dir)
         self.on_step = on_step
@@ -172,7 +173,7 @@ class Engine:
             return self.final  # finished before: nothing left to do
         if not resume or self.step == 0:
             self.start_fresh()
-        bar = tqdm(total=cfg.max_steps, initial=self.step, desc=self.out_dir.name or "train",
+        bar = tqdm(total=cfg.max_steps, initial=self.step, desc=self.label or self.out_dir.name or "train",
                    disable=self.rank != 0, dynamic_ncols=True, mininterval=0.5)
         self.trackers = Trackers(cfg.report_to if self.rank == 0 else [], self.out_dir, cfg.to_dict(),
                                  getattr(getattr(self.model, "config", None), "adapters", None))
