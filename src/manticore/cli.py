@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.set_defaults(func=cmd_cost)
 
     harness = sub.add_parser(
-        "eval-harness", help="evaluate a saved model with lm-evaluation-harness (pip install 'manticore-hybrids[eval]')",
+        "eval-harness", help="evaluate a saved model with lm-evaluation-harness (the `eval` extra)",
         description="Run lm-eval tasks on a saved hybrid (or any saved causal LM) and its saved tokenizer: "
                     "loglikelihood, multiple-choice and generate_until tasks.")
     harness.add_argument("model_dir", help="a saved model directory (config.json, weights, tokenizer)")

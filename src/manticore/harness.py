@@ -8,7 +8,7 @@ its tokenizer from the same directory (the workflow saves one beside every model
 task), and both are handed to lm-eval's Hugging Face model (`HFLM`), so loglikelihood, multiple-choice and
 `generate_until` tasks all run, generation through the hybrid's cache. The context limit given to lm-eval is
 the smallest position limit among the components with mixture weight (learned positions), else lm-eval's
-default. lm-eval is an optional extra: `pip install 'manticore-hybrids[eval]'`.
+default. lm-eval is an optional extra, `eval` (`pip install '.[eval]'` in a clone).
 
 Hub tasks need their datasets (downloaded by `datasets`); a local task is a YAML file in `include_path`
 whose `dataset_path: json` points at local JSON lines (see tests/test_harness.py for one of each kind).
@@ -20,7 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-INSTALL_HINT = "lm-eval is not installed; install the extra with: pip install 'manticore-hybrids[eval]'"
+from .errors import install_hint
+
+INSTALL_HINT = f"lm-eval is not installed; install the `eval` extra: {install_hint('eval')}"
 
 
 def import_lm_eval():

@@ -13,7 +13,7 @@ Each record the engine writes to `metrics.jsonl` (see manticore.rundir) is logge
                                                        (llama0, llama1); component{k} when the model has none
 
 TensorBoard writes event files to `<stage dir>/tensorboard/` (`tensorboard --logdir runs/`); it needs the
-`tensorboard` package (`pip install 'manticore-hybrids[track]'`). W&B logs to the project in `WANDB_PROJECT`
+`tensorboard` package (the `track` extra: `pip install '.[track]'` in a clone). W&B logs to the project in `WANDB_PROJECT`
 (default "manticore"), run named after the stage directory, with the training settings as its config; it needs
 `wandb` and a login (or `WANDB_MODE=offline`). Only the main process logs.
 
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import is_number
+from ..errors import install_hint
 
 TENSORBOARD_DIR = "tensorboard"  # inside the stage's directory
 
@@ -67,7 +68,7 @@ class TensorBoard:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:
             raise ImportError("train.report_to lists 'tensorboard', which needs the tensorboard package: "
-                              "pip install 'manticore-hybrids[track]' (or pip install tensorboard).") from err
+                              f"{install_hint('track')}, or pip install tensorboard.") from err
         self.writer = SummaryWriter(log_dir=str(Path(out_dir) / TENSORBOARD_DIR))
         self.writer.add_text("train_config", "\n".join(f"    {k}: {v}" for k, v in config.items()), 0)
 
@@ -88,7 +89,7 @@ class WandB:
             import wandb
         except ImportError as err:
             raise ImportError("train.report_to lists 'wandb', which needs the wandb package: "
-                              "pip install 'manticore-hybrids[track]' (or pip install wandb).") from err
+                              f"{install_hint('track')}, or pip install wandb.") from err
         out_dir = Path(out_dir)
         self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "manticore"),
                               name=f"{out_dir.parent.name}/{out_dir.name}", dir=str(out_dir), config=config,

@@ -182,4 +182,9 @@ def finish(kind: str, model: PreTrainedModel | ManticorePreTrainedModel, task: T
     save_model(model, Path(out_dir) / rundir.MODEL)
     if task.tokenizer is not None:  # so that pipeline() and lm-eval load the model's directory as it is
         task.tokenizer.hf_tokenizer().save_pretrained(Path(out_dir) / rundir.MODEL)
-    return rundir.write_result(out_dir, kind, task.name, metrics, alphas, **extra)
+    result = rundir.write_result(out_dir, kind, task.name, metrics, alphas, **extra)
+    if alphas is not None:  # a hybrid: its model card names the stage that trained it and the test metrics
+        from ...hybrid.card import write_model_card
+
+        write_model_card(Path(out_dir) / rundir.MODEL, model, [{"stage": kind, **result}])
+    return result
