@@ -49,6 +49,23 @@ def test_build_then_inspect(tmp_path, capsys):
     assert "gpt_neox" in capsys.readouterr().out
 
 
+def test_build_saves_a_components_tokenizer_so_pipeline_works(tmp_path, capsys):
+    from transformers import pipeline
+
+    from manticore.testing import save_word_tokenizer
+
+    tiny_component("gpt_neo", vocab=16, seed=1).save_pretrained(tmp_path / "a")
+    save_word_tokenizer(tmp_path / "a", ["to be or not to be that is the question"])
+    tiny_component("mamba", vocab=16, seed=2).save_pretrained(tmp_path / "b")
+    assert main(["build", str(tmp_path / "b"), str(tmp_path / "a"), "--out", str(tmp_path / "hybrid")]) == 0
+    assert f"Saved to {tmp_path / 'hybrid'}, with the tokenizer of {tmp_path / 'a'}" in capsys.readouterr().out
+    generate = pipeline("text-generation", model=str(tmp_path / "hybrid"), trust_remote_code=True)
+    text = generate("to be", max_new_tokens=3, do_sample=False)[0]["generated_text"]
+    assert text.startswith("to be")
+    assert main(["build", str(tmp_path / "b"), "--out", str(tmp_path / "bare")]) == 0
+    assert "without a tokenizer (no component has one; pass --tokenizer)" in capsys.readouterr().out
+
+
 def test_build_error_is_reported_not_raised(tmp_path, capsys):
     tiny_component("gpt_neo", depth=2).save_pretrained(tmp_path / "a")
     assert main(["build", str(tmp_path / "a"), "--num-blocks", "3", "--out", str(tmp_path / "x")]) == 2

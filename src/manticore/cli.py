@@ -108,8 +108,30 @@ def cmd_build(args) -> None:
     if args.weights:
         model.set_mixture_weights(parse_weights(args.weights))
     model.save_pretrained(args.out)
+    source = save_tokenizer(args.tokenizer, args.components, args.out)
     print(describe(model))
-    print(f"\nSaved to {args.out}")
+    print(f"\nSaved to {args.out}" + (f", with the tokenizer of {source}" if source else
+                                      " without a tokenizer (no component has one; pass --tokenizer)"))
+
+
+def save_tokenizer(tokenizer: str | None, components: list[str], out: str) -> str | None:
+    """Save `tokenizer`, or else the first component's that has one, beside the built hybrid (so that
+    `pipeline` and lm-eval load its directory as it is); returns where it came from, None if nowhere."""
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    from .components.sources import check_source
+
+    if tokenizer is None:
+        has_one = [c for c in components if Path(c).is_dir() and any(
+            (Path(c) / name).exists() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json"))]
+        if not has_one:
+            return None
+        tokenizer = has_one[0]
+    check_source(tokenizer, "Tokenizer")
+    AutoTokenizer.from_pretrained(tokenizer).save_pretrained(out)
+    return tokenizer
 
 
 def cmd_inspect(args) -> None:
@@ -324,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--weights", default=None, help="mixture weights, e.g. '0.5,0.5' or '1,0;0.3,0.7' (per block)")
     build.add_argument("--head", choices=["causal-lm", "classification"], default="causal-lm")
     build.add_argument("--num-labels", type=int, default=2, help="classes, with --head classification")
+    build.add_argument("--tokenizer", default=None,
+                       help="a tokenizer directory or hub id to save with the hybrid (default: the first component's "
+                            "that has one)")
     build.add_argument("--out", required=True, help="output directory")
     build.set_defaults(func=cmd_build)
 
