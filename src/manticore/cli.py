@@ -134,6 +134,19 @@ def save_tokenizer(tokenizer: str | None, components: list[str], out: str) -> st
     return tokenizer
 
 
+def cmd_prune(args) -> None:
+    from . import rundir
+    from .report.markdown import human_bytes
+
+    with rundir.exclusive(args.run_dir):
+        done = rundir.prune(args.run_dir, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{args.run_dir}: {verb} {done['files']} checkpoint(s), {human_bytes(done['bytes'])}, of finished runs in "
+          f"{', '.join(done['stages']) or 'no stage'}; results, logs and models are kept.")
+    if done["unfinished"]:
+        print(f"Kept the checkpoints of unfinished runs (they can resume): {', '.join(done['unfinished'])}.")
+
+
 def cmd_inspect(args) -> None:
     from .hybrid.build import load_hybrid
     from .hybrid.summary import describe
@@ -351,6 +364,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "that has one)")
     build.add_argument("--out", required=True, help="output directory")
     build.set_defaults(func=cmd_build)
+
+    prune = sub.add_parser("prune", help="delete the checkpoints of a run's finished stages, keeping results and models",
+                           description="Delete checkpoint.pt and checkpoint-previous.pt wherever a result.json says "
+                                       "the run finished; unfinished runs keep theirs. --resume afterwards keeps the "
+                                       "pruned stages as they are.")
+    prune.add_argument("run_dir")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    prune.set_defaults(func=cmd_prune)
 
     inspect = sub.add_parser("inspect", help="describe a saved hybrid")
     inspect.add_argument("path")

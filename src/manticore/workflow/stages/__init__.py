@@ -68,6 +68,12 @@ def run_stage(cfg: RunConfig, name: str, resume: bool = False) -> dict:
     are checked against the checkpoint) and an unfinished one continues."""
     stage, settings = get(name), cfg.stage_settings(name)
     with rundir.exclusive(cfg.out_dir):
+        where = cfg.stage_dir(name)
+        if resume and (where / rundir.PRUNED).exists():
+            print(f"{name}: finished, and its checkpoints were pruned ({where / rundir.PRUNED}), so --resume keeps "
+                  "it as it is without checking its settings; run it without --resume to train it again", flush=True)
+            return rundir.read_json(where / rundir.RESULT) if (where / rundir.RESULT).exists() else {}
+        (where / rundir.PRUNED).unlink(missing_ok=True)  # trained again: what runs now has its checkpoints
         found = previous_output(cfg, name)
         if found and not resume:
             print(f"{name}: replacing {found} in {cfg.stage_dir(name)} (--resume would keep it)", flush=True)
