@@ -435,3 +435,11 @@ def test_a_table_row_that_does_not_fill_the_header_is_an_error():
     assert table(["a", "b"], [["1", "x|y"]]) == ["| a | b |", "|---|---|", "| 1 | x\\|y |"]
     with pytest.raises(ValueError, match=r"Table row 0 has 3 cells for 2 columns"):
         table(["a", "b"], [["1", "2", "3"]])
+
+
+def test_the_sweep_says_whether_its_best_point_beats_the_search(full_report):
+    text = full_report.read_text()
+    retrain = json.loads((full_report.parent / "retrain" / "result.json").read_text())["test"]["loss"]
+    assert f"The grid's best point, α_0 = (0.70, 0.30), reaches 2.0000; the searched hybrid reaches {retrain:.4f} " \
+           "(`retrain`). **The grid's best point beats the search**" in text
+    assert "so the corners and the components need not agree" in text
