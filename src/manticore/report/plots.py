@@ -61,6 +61,44 @@ def plot_loss_curves(path: Path, title: str, train_steps: np.ndarray, train_loss
     return _save(fig, path)
 
 
+@dataclass
+class Curves:
+    """One panel of small multiples: a run's train loss per logged step and test loss per evaluation."""
+
+    name: str
+    train_steps: np.ndarray
+    train_loss: np.ndarray
+    test_steps: np.ndarray
+    test_loss: np.ndarray
+
+
+def plot_loss_grid(path: Path, title: str, panels: Sequence[Curves]) -> Path:
+    """Small multiples: one panel per run (train and test loss against the step), sharing both axes, so runs of
+    one kind (the seeds of a baseline, the points of a sweep) compare at a glance."""
+    n = len(panels)
+    cols = min(n, 5)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(2.6 * cols + 0.8, 2.1 * rows + 0.9))
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        if len(panel.train_steps):
+            ax.plot(panel.train_steps, panel.train_loss, lw=1.1, label="train")
+        if len(panel.test_steps):
+            ax.plot(panel.test_steps, panel.test_loss, marker="o", ms=4, ls="--", lw=1.0, color="C3", label="test")
+        ax.set_title(panel.name, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("loss")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"{title} (lower is better)")
+    return _save(fig, path)
+
+
 def plot_alpha_trajectory(path: Path, title: str, steps: np.ndarray, alphas: np.ndarray,
                           labels: Sequence[str]) -> Path:
     """Mixture weights over training: one panel per block, one line per component (labels: (K,)).
