@@ -183,10 +183,10 @@ def test_full_run_tables_and_verdicts(full_report):
 def test_full_run_writes_valid_pngs(full_report):
     pngs = images(full_report)
     names = {p.name for p in pngs}
-    assert {"sweep-sweep.png", "alphas-search.png", "alphas-pretrain-projectors.png", "loss-search.png",
+    assert {"headline-comparison.png", "sweep-sweep.png", "alphas-search.png", "alphas-pretrain-projectors.png", "loss-search.png",
             "loss-baselines-gpt_neo.png"} <= names
     assert not any("seed" in name for name in names if name.startswith("loss-"))  # seeds share one figure
-    assert "### `baselines/gpt_neo` (2 runs)" in full_report.read_text()
+    assert "### `baselines/gpt_neo/*` (2 runs)" in full_report.read_text()
     assert "alphas-retrain.png" not in names  # fixed α: listed, not plotted
     for path in pngs:
         check_png(path)
@@ -445,3 +445,11 @@ def test_the_sweep_says_whether_its_best_point_beats_the_search(full_report):
     assert f"The grid's best point, α_0 = (0.70, 0.30), reaches 2.0000; the searched hybrid reaches {retrain:.4f} " \
            "(`retrain`). **The grid's best point beats the search**" in text
     assert "so the corners and the components need not agree" in text
+
+
+def test_the_report_opens_with_the_comparison_and_ends_with_the_details(full_report):
+    headings = [line for line in full_report.read_text().splitlines() if line.startswith("## ")]
+    body = [h for h in headings if h not in ("## At a glance", "## Not in this report")]
+    assert body[0] == "## Components against the hybrid" and body[-2:] == ["## Stages", "## Loss curves"]
+    text = full_report.read_text()
+    assert text.index("headline-comparison.png") < text.index("| model | n | seeds |")  # the figure, then the table

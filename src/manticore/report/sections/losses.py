@@ -13,9 +13,18 @@ SERIAL = re.compile(r"/(seed\d+|point-\d+|layout-[\d-]+)(/|$)")  # what tells ru
 
 
 def kind_of(name: str) -> str:
-    """The kind of a stage's run: its name up to its seed, sweep point or layout folder (the run itself if none)."""
-    match = SERIAL.search(name)
-    return name[:match.start()] if match else name
+    """The kind of a stage's run: its name with each seed, sweep point or layout folder as `*`
+    (baselines/mamba/seed0 -> baselines/mamba/*; the run itself if it has none)."""
+    previous = None
+    while previous != name:
+        previous, name = name, SERIAL.sub(r"/*\2", name, count=1)
+    return name
+
+
+def label_of(name: str, kind: str) -> str:
+    """What tells the run apart from the others of its kind: the parts its kind writes as `*`."""
+    parts = [p for p, k in zip(name.split("/"), kind.split("/")) if k == "*"]
+    return "/".join(parts) or name
 
 
 def section(run: Run, page: Page) -> list[str]:
@@ -29,7 +38,7 @@ def section(run: Run, page: Page) -> list[str]:
             lines += [f"- `{stage.name}`: no losses logged yet."]
             continue
         kind = kind_of(stage.name)
-        label = stage.name[len(kind):].strip("/") or stage.name
+        label = label_of(stage.name, kind)
         groups.setdefault(kind, []).append(plots.Curves(label, train_steps, train_loss, test_steps, test_loss))
     for kind, panels in groups.items():
         path = plots.plot_loss_grid(page.png("loss", kind), f"{kind}: loss", panels)
