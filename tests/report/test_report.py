@@ -183,8 +183,8 @@ def test_full_run_tables_and_verdicts(full_report):
 def test_full_run_writes_valid_pngs(full_report):
     pngs = images(full_report)
     names = {p.name for p in pngs}
-    assert {"headline-comparison.png", "sweep-sweep.png", "alphas-search.png", "alphas-pretrain-projectors.png", "loss-search.png",
-            "loss-baselines-gpt_neo.png"} <= names
+    assert {"headline-comparison.png", "sweep-sweep.png", "alphas-search.png", "alphas-pretrain-projectors.png",
+            "loss-search.png", "loss-baselines-gpt_neo.png"} <= names
     assert not any("seed" in name for name in names if name.startswith("loss-"))  # seeds share one figure
     assert "### `baselines/gpt_neo/*` (2 runs)" in full_report.read_text()
     assert "alphas-retrain.png" not in names  # fixed α: listed, not plotted
