@@ -179,7 +179,51 @@ def cmd_cost(args) -> None:
         raise ValueError(f"--latency times decoding, which needs a causal LM; {args.path!r} holds a "
                          f"{type(hybrid).__name__}. Without --latency its counted costs are printed.")
     hybrid.eval()
+    if args.decode:
+        print("\n".join(decode_comparison(hybrid, args.decode, args.rounds, where=args.path)))
+        return
     print("\n".join(cost_profile(hybrid, contexts, args.latency, where=args.path)))
+
+
+def parse_layout(text: str, names: list[str], num_blocks: int) -> list[int]:
+    """"mamba,mamba,gpt_neo" (names or indices, one per block) -> component indices; a ValueError says why not."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != num_blocks:
+        raise ValueError(f"--decode {text!r} names {len(parts)} block(s); the hybrid has L={num_blocks}: give one "
+                         f"component per block, from {', '.join(names)} (or their indices).")
+    choice = []
+    for part in parts:
+        if part.isdigit() and int(part) < len(names):
+            choice.append(int(part))
+        elif part in names:
+            choice.append(names.index(part))
+        else:
+            raise ValueError(f"--decode {text!r}: {part!r} is not a component; accepted: {', '.join(names)} or "
+                             f"0..{len(names) - 1}.")
+    return choice
+
+
+def decode_comparison(hybrid, layouts: list[str], rounds: int, where: str) -> list[str]:
+    """`manticore cost --decode`'s lines: each layout's measured decode time per token, end to end, against
+    every component alone (all cut from the same hybrid and timed in turns, so a slow spell hits all alike)."""
+    from .hybrid.cost import decode_times
+
+    names, L = list(hybrid.config.adapters), hybrid.config.num_blocks
+    if rounds < 1:
+        raise ValueError(f"--rounds {rounds} is not valid; accepted: an integer >= 1.")
+    chosen = {",".join(names[k] for k in parse_layout(t, names, L)): parse_layout(t, names, L) for t in layouts}
+    alone = {f"{name} alone": [k] * L for k, name in enumerate(names)}
+    models = {label: hybrid.discretize(choice=choice) for label, choice in {**alone, **chosen}.items()}
+    limits = [m for m in (getattr(c, "max_positions", None) for c in hybrid.base_model.components) if m]
+    room = min([128, *limits])  # prompt and decoded tokens together must fit every component's positions
+    prompt, tokens = room // 2, room - room // 2 - 1
+    seconds = decode_times(models, prompt_length=prompt, tokens=tokens, rounds=rounds)
+    fastest = min(seconds[label] for label in alone)
+    rows = [[label, f"{seconds[label] * 1e3:.3f}", f"{1 / seconds[label]:,.0f}", f"{seconds[label] / fastest:.3f}"]
+            for label in models]
+    return [f"Decode time per token of {where}'s layouts, measured end to end here (batch 1, a {prompt}-token prompt, "
+            f"{tokens} greedy tokens, the median of {rounds} interleaved rounds):", "",
+            *text_table(["layout", "ms/token", "tokens/s", "x fastest component"], rows)]
 
 
 def cost_profile(hybrid, contexts: list[int], latency: bool = False, where: str = "the hybrid") -> list[str]:
@@ -390,6 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--latency", action="store_true",
                       help="also measure decode and prefill ms per token of each branch and layout on this machine, "
                            "and the model's decode tokens/s end to end")
+    cost.add_argument("--decode", nargs="+", metavar="LAYOUT", default=None,
+                      help="measure end to end the decode time per token of these discrete layouts (one component "
+                           "per block, by name or index, e.g. mamba,mamba,mamba,gpt_neo), each cut from the hybrid "
+                           "and taking turns with every component alone; prints each against the fastest component")
+    cost.add_argument("--rounds", type=int, default=7, help="rounds of --decode's interleaved timing (median)")
     cost.set_defaults(func=cmd_cost)
 
     harness = sub.add_parser(
