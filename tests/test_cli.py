@@ -13,6 +13,7 @@ import torch
 
 import manticore
 from manticore.cli import main, parse_weights
+from manticore.workflow.run_config import CONFIGS
 from manticore.settings import _yaml, default_of, field_docs
 from manticore.workflow.stages import STAGES, names as stage_names
 from conftest import tiny_component
@@ -46,6 +47,23 @@ def test_build_then_inspect(tmp_path, capsys):
     capsys.readouterr()
     assert main(["inspect", str(tmp_path / "hybrid")]) == 0
     assert "gpt_neox" in capsys.readouterr().out
+
+
+def test_build_saves_a_components_tokenizer_so_pipeline_works(tmp_path, capsys):
+    from transformers import pipeline
+
+    from manticore.testing import save_word_tokenizer
+
+    tiny_component("gpt_neo", vocab=16, seed=1).save_pretrained(tmp_path / "a")
+    save_word_tokenizer(tmp_path / "a", ["to be or not to be that is the question"])
+    tiny_component("mamba", vocab=16, seed=2).save_pretrained(tmp_path / "b")
+    assert main(["build", str(tmp_path / "b"), str(tmp_path / "a"), "--out", str(tmp_path / "hybrid")]) == 0
+    assert f"Saved to {tmp_path / 'hybrid'}, with the tokenizer of {tmp_path / 'a'}" in capsys.readouterr().out
+    generate = pipeline("text-generation", model=str(tmp_path / "hybrid"), trust_remote_code=True)
+    text = generate("to be", max_new_tokens=3, do_sample=False)[0]["generated_text"]
+    assert text.startswith("to be")
+    assert main(["build", str(tmp_path / "b"), "--out", str(tmp_path / "bare")]) == 0
+    assert "without a tokenizer (no component has one; pass --tokenizer)" in capsys.readouterr().out
 
 
 def test_build_error_is_reported_not_raised(tmp_path, capsys):
@@ -121,3 +139,18 @@ def test_a_stage_runs_without_a_config_when_its_settings_suffice(tmp_path, capsy
     assert main(["discretize", str(tmp_path / "run"), "--set", "stages.discretize.fine_tune=true",
                  "--set", f"stages.discretize.model={tmp_path / 'hybrid'}"]) == 2
     assert "fine_tune=true needs a task" in capsys.readouterr().err
+
+
+def test_each_stage_ends_with_one_line_and_the_last_names_the_report(tmp_path, capsys):
+    out_dir = tmp_path / "q"
+    assert main(["run", "--config", str(CONFIGS / "quickstart.yaml"), "--out", str(out_dir),
+                 "--set", "train.max_steps=2", "--set", "train.eval_batches=1", "--set", "stages.pretrain.train.max_steps=2",
+                 "--set", "run=[pretrain, search, retrain, report]"]) == 0
+    out = capsys.readouterr()
+    lines = [line for line in out.out.splitlines() if line.strip()]
+    metric = r"loss \d+\.\d{4}(, accuracy \d\.\d{4})?"
+    for stage, produced in (("pretrain", rf"gpt_neo {metric}; mamba {metric}"), ("search", metric), ("retrain", metric)):
+        summary = next(line for line in lines if line.startswith(f"{stage}: "))
+        assert re.fullmatch(rf"{stage}: test {produced} -> {re.escape(str(out_dir / stage))}", summary), summary
+    assert lines[-1] == f"Report: {out_dir / 'report.md'}"
+    assert "Loading weights" not in out.err and "Writing model shards" not in out.err

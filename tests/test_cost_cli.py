@@ -94,3 +94,17 @@ def test_a_bad_path_is_a_one_line_error(saved, tmp_path, monkeypatch, capsys, pa
 def test_a_bad_context_is_refused(saved, capsys):
     assert main(["cost", str(saved), "--context", "0"]) == 2
     assert "--context 0 is not valid" in capsys.readouterr().err
+
+
+def test_decode_times_layouts_end_to_end_against_each_component(saved, capsys):
+    assert main(["cost", str(saved), "--decode", "mamba,gpt_neo", "1,0", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if line.startswith(("gpt_neo", "mamba"))}
+    assert set(rows) == {"gpt_neo", "mamba", "mamba,gpt_neo"}  # the two spellings are one layout
+    ratios = [float(rows[name][-1]) for name in ("gpt_neo", "mamba")]
+    assert min(ratios) == 1.0 and float(rows["mamba,gpt_neo"][-1]) > 0
+    assert main(["cost", str(saved), "--decode", "mamba"]) == 2
+    assert "names 1 block(s); the hybrid has L=2" in capsys.readouterr().err
+    assert main(["cost", str(saved), "--decode", "mamba,llama"]) == 2
+    assert "'llama' is not a component; accepted: gpt_neo, mamba or 0..1" in capsys.readouterr().err

@@ -399,6 +399,41 @@ def check_inference_generate(block: Block, ctx: Context) -> None:
     assert scope["generated"][0]["generated_text"].startswith("To be")
 
 
+def check_inference_push(block: Block, ctx: Context) -> None:
+    """Exec'd against a stand-in Hub (offline): the files committed are exactly the saved directory's."""
+    from transformers.utils import hub
+
+    saved_demo_hybrid(ctx)
+    committed = {}
+
+    class Api:
+        def create_repo(self, repo_id, **kwargs):
+            return types.SimpleNamespace(repo_id=repo_id)
+
+        def create_commit(self, repo_id, operations, **kwargs):
+            committed.update({op.path_in_repo: repo_id for op in operations})
+
+    ctx.monkeypatch.setattr(hub, "hf_api", lambda: Api())
+    exec_python(block, ctx)
+    saved = {p.name for p in (ctx.tmp / "runs/demo/retrain/model").iterdir()}
+    assert set(committed) == saved and "README.md" in saved and set(committed.values()) == {"your-name/manticore-demo"}
+
+
+def check_workflow_python(block: Block, ctx: Context) -> None:
+    """Exec'd with my-run.yaml the quickstart config at a few steps: every stage's result by name, α per block."""
+    config = yaml.safe_load(QUICKSTART.read_text())
+    config["train"] = {**config.get("train", {}), "max_steps": 2, "eval_batches": 1}
+    config["stages"] = {**config.get("stages", {}), "pretrain": {**config["stages"]["pretrain"],
+                                                                 "train": {"max_steps": 2}}}
+    config["run"] = ["pretrain", "search", "retrain", "report"]
+    (ctx.tmp / "my-run.yaml").write_text(yaml.safe_dump(config))
+    scope = exec_python(block, ctx)
+    assert set(scope["results"]) == {"pretrain", "search", "retrain", "report"}
+    assert len(scope["results"]["search"]["alphas"]) == config["num_blocks"]
+    assert scope["retrained"]["test"] == scope["results"]["retrain"]["test"]
+    assert (ctx.tmp / "runs/my-run/report.md").exists()
+
+
 def check_tasks_python(block: Block, ctx: Context) -> None:
     scope = exec_python(block, ctx)
     task = scope["task"]
@@ -563,6 +598,10 @@ CHECKS: dict[str, Check] = {
                                 setup=saved_components)),
     "workflow-run-config": Check("loaded and validated by load_run_config, every stage in `run` built",
                                  check_run_config),
+    "workflow-python": Check("exec'd on the quickstart config at a few steps: results by stage, α per block, the "
+                             "resumed retrain kept as it was, the report written", check_workflow_python),
+    "inference-push": Check("exec'd against a stand-in Hub: it commits exactly the files save_pretrained wrote, card "
+                            "included", check_inference_push),
     "workflow-bad-value": Check("run in this process: exit status 2, exactly the error shown, nothing written",
                                 check_bad_value),
     "inference-generate": Check("exec'd on a tiny saved hybrid at runs/demo/retrain/model: texts continue the "

@@ -93,6 +93,21 @@ def test_errors_say_what_is_wrong(saved, tmp_path, capsys):
     assert "is not a saved model" in capsys.readouterr().err
 
 
+def test_a_hub_task_offline_points_to_local_task_yamls(saved, monkeypatch, capsys):
+    import lm_eval
+
+    def offline(**kwargs):  # what `datasets` raises for a hub task's data under HF_HUB_OFFLINE=1
+        raise ConnectionError("Couldn't reach 'EleutherAI/lambada_openai' on the Hub (OfflineModeIsEnabled)")
+
+    monkeypatch.setattr(lm_eval, "simple_evaluate", offline)
+    assert main(["eval-harness", str(saved / "hybrid"), "--tasks", "tiny_choice", "--include-path",
+                 str(saved / "tasks")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "manticore eval-harness: error: Couldn't reach 'EleutherAI/lambada_openai' on the Hub (OfflineModeIsEnabled): "
+        "lm-eval task(s) tiny_choice download their datasets from the Hugging Face Hub. Without it, evaluate local "
+        "task YAMLs with their data on disk (--include-path DIR).")
+
+
 def test_lm_evals_own_cli_loads_a_saved_hybrid_by_path(saved, tmp_path):
     """`lm_eval --model hf` in a fresh process (transformers' remote-code loading: trust_remote_code=True),
     scoring what evaluate_harness scores."""

@@ -64,8 +64,7 @@ def cmd_stage(args) -> None:
 def cmd_run(args) -> None:
     from .workflow.stages import run_workflow
 
-    run_workflow(load_config(args), args.resume,
-                 on_result=lambda name, result: print(json.dumps(result, default=str)[:2000], flush=True))
+    run_workflow(load_config(args), args.resume)  # each stage ends with its one-line summary
 
 
 def cmd_quickstart(args) -> None:
@@ -109,8 +108,43 @@ def cmd_build(args) -> None:
     if args.weights:
         model.set_mixture_weights(parse_weights(args.weights))
     model.save_pretrained(args.out)
+    source = save_tokenizer(args.tokenizer, args.components, args.out)
     print(describe(model))
-    print(f"\nSaved to {args.out}")
+    print(f"\nSaved to {args.out}" + (f", with the tokenizer of {source}" if source else
+                                      " without a tokenizer (no component has one; pass --tokenizer)"))
+
+
+def save_tokenizer(tokenizer: str | None, components: list[str], out: str) -> str | None:
+    """Save `tokenizer`, or else the first component's that has one, beside the built hybrid (so that
+    `pipeline` and lm-eval load its directory as it is); returns where it came from, None if nowhere."""
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    from .components.sources import check_source
+
+    if tokenizer is None:
+        has_one = [c for c in components if Path(c).is_dir() and any(
+            (Path(c) / name).exists() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json"))]
+        if not has_one:
+            return None
+        tokenizer = has_one[0]
+    check_source(tokenizer, "Tokenizer")
+    AutoTokenizer.from_pretrained(tokenizer).save_pretrained(out)
+    return tokenizer
+
+
+def cmd_prune(args) -> None:
+    from . import rundir
+    from .report.markdown import human_bytes
+
+    with rundir.exclusive(args.run_dir):
+        done = rundir.prune(args.run_dir, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{args.run_dir}: {verb} {done['files']} checkpoint(s), {human_bytes(done['bytes'])}, of finished runs in "
+          f"{', '.join(done['stages']) or 'no stage'}; results, logs and models are kept.")
+    if done["unfinished"]:
+        print(f"Kept the checkpoints of unfinished runs (they can resume): {', '.join(done['unfinished'])}.")
 
 
 def cmd_inspect(args) -> None:
@@ -145,7 +179,51 @@ def cmd_cost(args) -> None:
         raise ValueError(f"--latency times decoding, which needs a causal LM; {args.path!r} holds a "
                          f"{type(hybrid).__name__}. Without --latency its counted costs are printed.")
     hybrid.eval()
+    if args.decode:
+        print("\n".join(decode_comparison(hybrid, args.decode, args.rounds, where=args.path)))
+        return
     print("\n".join(cost_profile(hybrid, contexts, args.latency, where=args.path)))
+
+
+def parse_layout(text: str, names: list[str], num_blocks: int) -> list[int]:
+    """"mamba,mamba,gpt_neo" (names or indices, one per block) -> component indices; a ValueError says why not."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != num_blocks:
+        raise ValueError(f"--decode {text!r} names {len(parts)} block(s); the hybrid has L={num_blocks}: give one "
+                         f"component per block, from {', '.join(names)} (or their indices).")
+    choice = []
+    for part in parts:
+        if part.isdigit() and int(part) < len(names):
+            choice.append(int(part))
+        elif part in names:
+            choice.append(names.index(part))
+        else:
+            raise ValueError(f"--decode {text!r}: {part!r} is not a component; accepted: {', '.join(names)} or "
+                             f"0..{len(names) - 1}.")
+    return choice
+
+
+def decode_comparison(hybrid, layouts: list[str], rounds: int, where: str) -> list[str]:
+    """`manticore cost --decode`'s lines: each layout's measured decode time per token, end to end, against
+    every component alone (all cut from the same hybrid and timed in turns, so a slow spell hits all alike)."""
+    from .hybrid.cost import decode_times
+
+    names, L = list(hybrid.config.adapters), hybrid.config.num_blocks
+    if rounds < 1:
+        raise ValueError(f"--rounds {rounds} is not valid; accepted: an integer >= 1.")
+    chosen = {",".join(names[k] for k in parse_layout(t, names, L)): parse_layout(t, names, L) for t in layouts}
+    alone = {f"{name} alone": [k] * L for k, name in enumerate(names)}
+    models = {label: hybrid.discretize(choice=choice) for label, choice in {**alone, **chosen}.items()}
+    limits = [m for m in (getattr(c, "max_positions", None) for c in hybrid.base_model.components) if m]
+    room = min([128, *limits])  # prompt and decoded tokens together must fit every component's positions
+    prompt, tokens = room // 2, room - room // 2 - 1
+    seconds = decode_times(models, prompt_length=prompt, tokens=tokens, rounds=rounds)
+    fastest = min(seconds[label] for label in alone)
+    rows = [[label, f"{seconds[label] * 1e3:.3f}", f"{1 / seconds[label]:,.0f}", f"{seconds[label] / fastest:.3f}"]
+            for label in models]
+    return [f"Decode time per token of {where}'s layouts, measured end to end here (batch 1, a {prompt}-token prompt, "
+            f"{tokens} greedy tokens, the median of {rounds} interleaved rounds):", "",
+            *text_table(["layout", "ms/token", "tokens/s", "x fastest component"], rows)]
 
 
 def cost_profile(hybrid, contexts: list[int], latency: bool = False, where: str = "the hybrid") -> list[str]:
@@ -325,8 +403,19 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--weights", default=None, help="mixture weights, e.g. '0.5,0.5' or '1,0;0.3,0.7' (per block)")
     build.add_argument("--head", choices=["causal-lm", "classification"], default="causal-lm")
     build.add_argument("--num-labels", type=int, default=2, help="classes, with --head classification")
+    build.add_argument("--tokenizer", default=None,
+                       help="a tokenizer directory or hub id to save with the hybrid (default: the first component's "
+                            "that has one)")
     build.add_argument("--out", required=True, help="output directory")
     build.set_defaults(func=cmd_build)
+
+    prune = sub.add_parser("prune", help="delete the checkpoints of a run's finished stages, keeping results and models",
+                           description="Delete checkpoint.pt and checkpoint-previous.pt wherever a result.json says "
+                                       "the run finished; unfinished runs keep theirs. --resume afterwards keeps the "
+                                       "pruned stages as they are.")
+    prune.add_argument("run_dir")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    prune.set_defaults(func=cmd_prune)
 
     inspect = sub.add_parser("inspect", help="describe a saved hybrid")
     inspect.add_argument("path")
@@ -345,10 +434,15 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--latency", action="store_true",
                       help="also measure decode and prefill ms per token of each branch and layout on this machine, "
                            "and the model's decode tokens/s end to end")
+    cost.add_argument("--decode", nargs="+", metavar="LAYOUT", default=None,
+                      help="measure end to end the decode time per token of these discrete layouts (one component "
+                           "per block, by name or index, e.g. mamba,mamba,mamba,gpt_neo), each cut from the hybrid "
+                           "and taking turns with every component alone; prints each against the fastest component")
+    cost.add_argument("--rounds", type=int, default=7, help="rounds of --decode's interleaved timing (median)")
     cost.set_defaults(func=cmd_cost)
 
     harness = sub.add_parser(
-        "eval-harness", help="evaluate a saved model with lm-evaluation-harness (pip install 'manticore-hybrids[eval]')",
+        "eval-harness", help="evaluate a saved model with lm-evaluation-harness (the `eval` extra)",
         description="Run lm-eval tasks on a saved hybrid (or any saved causal LM) and its saved tokenizer: "
                     "loglikelihood, multiple-choice and generate_until tasks.")
     harness.add_argument("model_dir", help="a saved model directory (config.json, weights, tokenizer)")
@@ -376,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         from transformers.utils import logging
 
         logging.set_verbosity_error()  # keep the command's own output readable
+        logging.disable_progress_bar()  # transformers' per-load and per-save bars; our own bars stay
     try:
         args.func(args)
     except (ManticoreError, ValueError, TypeError, OSError, ImportError) as err:

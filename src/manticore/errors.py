@@ -10,6 +10,14 @@ def first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+def install_hint(extra: str | None = None) -> str:
+    """How to install the package (with an optional extra such as "eval"), as it can be installed today: from a
+    clone, or from the wheel `python -m build` writes (the package is not on PyPI)."""
+    spec = f"[{extra}]" if extra else ""
+    return (f"pip install '.{spec}' in a clone of Manticore, or pip install 'manticore_hybrids-<version>-py3-none-any"
+            f".whl{spec}' (the wheel `python -m build` writes to dist/)")
+
+
 class ManticoreError(Exception):
     """Base of the errors manticore raises for expected failures (besides ValueError / FileNotFoundError)."""
 

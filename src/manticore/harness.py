@@ -8,7 +8,7 @@ its tokenizer from the same directory (the workflow saves one beside every model
 task), and both are handed to lm-eval's Hugging Face model (`HFLM`), so loglikelihood, multiple-choice and
 `generate_until` tasks all run, generation through the hybrid's cache. The context limit given to lm-eval is
 the smallest position limit among the components with mixture weight (learned positions), else lm-eval's
-default. lm-eval is an optional extra: `pip install 'manticore-hybrids[eval]'`.
+default. lm-eval is an optional extra, `eval` (`pip install '.[eval]'` in a clone).
 
 Hub tasks need their datasets (downloaded by `datasets`); a local task is a YAML file in `include_path`
 whose `dataset_path: json` points at local JSON lines (see tests/test_harness.py for one of each kind).
@@ -20,7 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-INSTALL_HINT = "lm-eval is not installed; install the extra with: pip install 'manticore-hybrids[eval]'"
+from .errors import install_hint
+
+INSTALL_HINT = f"lm-eval is not installed; install the `eval` extra: {install_hint('eval')}"
 
 
 def import_lm_eval():
@@ -95,11 +97,18 @@ def evaluate_harness(
     manager = task_manager(TaskManager, tasks, include_path)
     model, tok = load_for_harness(model_dir, tokenizer, device, dtype)
     lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, max_length=context_limit(model))
-    return lm_eval.simple_evaluate(
-        model=lm, tasks=list(tasks), num_fewshot=num_fewshot, limit=limit, task_manager=manager,
-        log_samples=log_samples, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
-        fewshot_random_seed=seed,
-    )
+    try:
+        return lm_eval.simple_evaluate(
+            model=lm, tasks=list(tasks), num_fewshot=num_fewshot, limit=limit, task_manager=manager,
+            log_samples=log_samples, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
+            fewshot_random_seed=seed,
+        )
+    except ConnectionError as err:  # a hub task's dataset, offline or without network
+        from .errors import first_line
+
+        raise ValueError(f"{first_line(err)}: lm-eval task(s) {', '.join(tasks)} download their datasets from the "
+                         "Hugging Face Hub. Without it, evaluate local task YAMLs with their data on disk "
+                         "(--include-path DIR).") from None
 
 
 def task_manager(TaskManager, tasks: list[str], include_path: str | Path | None):

@@ -7,7 +7,8 @@
         checkpoint.pt          the engine's resumable state (tensors and plain data; weights_only loading)
         checkpoint-previous.pt the one before it
         result.json            {"kind": <stage>, "task": <task name>, "test": {metric: value}, "alphas"?: [[...]]}
-        model/                 the trained model (save_pretrained)
+        model/                 the trained model (save_pretrained), with its model card (README.md)
+        pruned.json            {"files", "bytes"}: `manticore prune` removed its finished runs' checkpoints
       search/initial/          the hybrid before search (retrain rewinds to it)
       sweep/sweep.json         {"kind": "sweep", "task", "num_blocks", "fine_tune", "points": [{"alphas", "test"}]}
       program/alphas.json      {"kind": "program", "method", "alphas", ...}
@@ -64,6 +65,7 @@ DISCRETIZE = "discretize.json"
 COST = "cost.json"  # a hybrid's cost profile (manticore.hybrid.cost), with its measured latency and where it ran
 PARETO = "pareto.json"
 REPORT = "report.md"
+PRUNED = "pruned.json"  # in a stage's folder: `prune` removed its finished runs' checkpoints (what, how much)
 MODEL = "model"  # a stage's trained model (save_pretrained)
 INITIAL = "initial"  # the hybrid before search, which retrain rewinds to
 
@@ -226,3 +228,33 @@ def add_results(run_dir: str | Path, task: str, entries: list[dict[str, Any]], m
     replaced = {entry["model"] for entry in entries}
     results["entries"] = [e for e in results["entries"] if e["model"] not in replaced] + list(entries)
     return write_json(path, results)
+
+
+def prune(run_dir: str | Path, dry_run: bool = False) -> dict[str, Any]:
+    """Delete the checkpoints of finished runs (a folder with a result.json beside them) in every stage of
+    `run_dir`, keeping results, logs and models; unfinished runs keep theirs (they can still resume). Each stage
+    folder that lost any gets a pruned.json, so `--resume` knows it finished. Returns {"files", "bytes",
+    "stages", "unfinished"} (with dry_run, what would go). The caller holds the run directory's lock."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"{str(run_dir)!r} is not a run directory (no such directory).")
+    removed, unfinished, stages = [], [], {}
+    for checkpoint in sorted(p for name in (CHECKPOINT, PREVIOUS_CHECKPOINT) for p in run_dir.rglob(name)):
+        folder = checkpoint.parent
+        if not (folder / RESULT).exists():
+            unfinished.append(str(folder.relative_to(run_dir)))
+            continue
+        stage = folder.relative_to(run_dir).parts[0] if folder != run_dir else "."
+        size = checkpoint.stat().st_size
+        removed.append(size)
+        files, total = stages.get(stage, (0, 0))
+        stages[stage] = (files + 1, total + size)
+        if not dry_run:
+            checkpoint.unlink()
+    if not dry_run:
+        for stage, (files, total) in stages.items():
+            marker = run_dir / stage / PRUNED
+            before = read_json(marker) if marker.exists() else {"files": 0, "bytes": 0}
+            write_json(marker, {"files": before["files"] + files, "bytes": before["bytes"] + total})
+    return {"files": len(removed), "bytes": sum(removed), "stages": sorted(stages),
+            "unfinished": sorted(set(unfinished))}

@@ -183,8 +183,10 @@ def test_full_run_tables_and_verdicts(full_report):
 def test_full_run_writes_valid_pngs(full_report):
     pngs = images(full_report)
     names = {p.name for p in pngs}
-    assert {"sweep-sweep.png", "alphas-search.png", "alphas-pretrain-projectors.png", "loss-search.png",
-            "loss-baselines-gpt_neo-seed0.png"} <= names
+    assert {"headline-comparison.png", "sweep-sweep.png", "alphas-search.png", "alphas-pretrain-projectors.png",
+            "loss-search.png", "loss-baselines-gpt_neo.png"} <= names
+    assert not any("seed" in name for name in names if name.startswith("loss-"))  # seeds share one figure
+    assert "### `baselines/gpt_neo/*` (2 runs)" in full_report.read_text()
     assert "alphas-retrain.png" not in names  # fixed α: listed, not plotted
     for path in pngs:
         check_png(path)
@@ -398,3 +400,56 @@ def test_without_a_chance_level_nothing_is_judged_against_it(tmp_path):
     assert comparison.learned("hybrid") is None
     assert any("no chance level" in note for note in comparison.notes)
     assert {v.outcome for v in comparison.verdicts} >= {"significant: hybrid better", "significant: mamba better"}
+
+
+def tables(text):
+    """Every Markdown table of a report: (header, rows as {column: cell}); each row must fill its header."""
+    lines, found = text.splitlines(), []
+    for i, line in enumerate(lines[:-1]):
+        if line.startswith("|") and re.fullmatch(r"\|(---\|)+", lines[i + 1]):
+            split = lambda row: [c.strip() for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]]  # noqa: E731
+            header, rows = split(line), []
+            for row in lines[i + 2:]:
+                if not row.startswith("|"):
+                    break
+                cells = split(row)
+                assert len(cells) == len(header), f"{header} vs {cells}"
+                rows.append(dict(zip(header, cells)))
+            found.append((header, rows))
+    return found
+
+
+def test_every_table_of_the_report_reads_back_by_its_header(full_report):
+    found = tables(full_report.read_text())
+    assert len(found) >= 4
+    stages = next(rows for header, rows in found if header[0] == "stage")
+    search = next(row for row in stages if row["stage"] == "`search`")
+    result = json.loads((full_report.parent / "search" / "result.json").read_text())
+    assert search["steps"] == "20" and search["test loss"] == f"{result['test']['loss']:.4f}"
+    assert search["test accuracy"] == f"{result['test']['accuracy']:.4f}"
+    assert search["test macro accuracy"] == search["test perplexity"] == "—"  # not in this result
+    assert search["final α"].startswith("[") and search["final α"].count("[") == 2  # one per block
+
+
+def test_a_table_row_that_does_not_fill_the_header_is_an_error():
+    from manticore.report.markdown import table
+
+    assert table(["a", "b"], [["1", "x|y"]]) == ["| a | b |", "|---|---|", "| 1 | x\\|y |"]
+    with pytest.raises(ValueError, match=r"Table row 0 has 3 cells for 2 columns"):
+        table(["a", "b"], [["1", "2", "3"]])
+
+
+def test_the_sweep_says_whether_its_best_point_beats_the_search(full_report):
+    text = full_report.read_text()
+    retrain = json.loads((full_report.parent / "retrain" / "result.json").read_text())["test"]["loss"]
+    assert f"The grid's best point, α_0 = (0.70, 0.30), reaches 2.0000; the searched hybrid reaches {retrain:.4f} " \
+           "(`retrain`). **The grid's best point beats the search**" in text
+    assert "so the corners and the components need not agree" in text
+
+
+def test_the_report_opens_with_the_comparison_and_ends_with_the_details(full_report):
+    headings = [line for line in full_report.read_text().splitlines() if line.startswith("## ")]
+    body = [h for h in headings if h not in ("## At a glance", "## Not in this report")]
+    assert body[0] == "## Components against the hybrid" and body[-2:] == ["## Stages", "## Loss curves"]
+    text = full_report.read_text()
+    assert text.index("headline-comparison.png") < text.index("| model | n | seeds |")  # the figure, then the table

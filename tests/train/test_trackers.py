@@ -41,13 +41,13 @@ def test_tensorboard_event_file_holds_loss_accuracy_learning_rates_and_alphas(ta
     tags = set(events.Tags()["scalars"])
     expected = {"train/loss", "train/accuracy", "train/perplexity", "lr/model", "lr/arch", "test/loss",
                 "test/accuracy", "test/macro_accuracy"}
-    expected |= {f"alpha/block{l}/component{k}" for l in range(2) for k in range(2)}
+    expected |= {f"alpha/block{l}/{name}" for l in range(2) for name in ("gpt_neo", "mamba")}
     assert expected <= tags
     for record in log:  # every logged number is in the event file at its step, as written to metrics.jsonl
-        for name, value in scalars(record).items():
+        for name, value in scalars(record, ["gpt_neo", "mamba"]).items():
             (event,) = [e for e in events.Scalars(name) if e.step == record["step"]]
             assert event.value == pytest.approx(value, rel=1e-6, abs=1e-7), name
-    alphas = [[e.value for e in events.Scalars(f"alpha/block0/component{k}")] for k in range(2)]
+    alphas = [[e.value for e in events.Scalars(f"alpha/block0/{name}")] for name in ("gpt_neo", "mamba")]
     assert [a + b for a, b in zip(*alphas)] == pytest.approx([1.0] * 3)  # α on the simplex, every step
     assert [e.value for e in events.Scalars("lr/arch")] == pytest.approx([0.05 * 2 / 3, 0.05 / 3, 0.0])  # linear decay
 
@@ -70,7 +70,7 @@ def test_wandb_gets_the_same_scalars(task, tmp_path, monkeypatch):
     log = search_run(task, tmp_path, ["wandb"])
     assert calls[0]["config"]["report_to"] == ["wandb"] and calls[0]["dir"] == str(tmp_path)
     assert calls[-1] == "finish"
-    assert [(r["step"], scalars(r)) for r in log] == calls[1:-1]
+    assert [(r["step"], scalars(r, ["gpt_neo", "mamba"])) for r in log] == calls[1:-1]
 
 
 def test_unknown_or_missing_tracker_is_named(task, tmp_path, monkeypatch):
@@ -87,3 +87,12 @@ def test_report_to_may_change_on_resume(task, tmp_path):
     Engine(hybrid(task), task, config, tmp_path).train()
     again = TrainConfig(**{**config.to_dict(), "max_steps": 4, "report_to": ["tensorboard"]})
     assert Engine(hybrid(task), task, again, tmp_path).train(resume=True)  # not refused: trackers don't change training
+
+
+def test_alpha_tags_name_the_components():
+    from manticore.train.trackers import component_tags
+
+    record = {"step": 1, "split": "train", "alphas": [[0.25, 0.75]]}
+    assert scalars(record, ["gpt_neo", "mamba"]) == {"alpha/block0/gpt_neo": 0.25, "alpha/block0/mamba": 0.75}
+    assert component_tags(["llama", "llama", "mamba"], 3) == ["llama0", "llama1", "mamba"]
+    assert component_tags(None, 2) == component_tags(["gpt_neo"], 2) == ["component0", "component1"]

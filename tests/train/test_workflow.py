@@ -28,7 +28,7 @@ def write(tmp_path, values):
 
 @pytest.mark.parametrize("values,match", [
     ({"nmu_blocks": 2}, r"Unknown field\(s\) \['nmu_blocks'\]"),
-    ({"train": {"max_step": 3}}, r"Unknown field\(s\) \['max_step'\] in stages.pretrain.train"),
+    ({"train": {"max_step": 3}}, r"Unknown field\(s\) \['max_step'\] in train;"),
     ({"train": {"max_steps": "ten"}}, "max_steps='ten'"),
     ({"stages": {"serach": {}}}, "unknown stage 'serach'"),
     ({"search": {"algorithm": "evolution"}}, "search.algorithm"),

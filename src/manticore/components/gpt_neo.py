@@ -23,6 +23,11 @@ class GPTNeoAdapter(ComponentAdapter):
         return self.config.max_position_embeddings
 
     def prepare(self, hidden, attention_mask, position_ids, cache=None) -> dict[str, Any]:
+        # GPT-Neo's attention applies its causal and local windows itself (its `bias` buffer) and only adds the
+        # mask for padding: without padding there is nothing to add, and building the mask each decoding step
+        # would cost about half a layer's time
+        if attention_mask is None or bool(attention_mask.all()):
+            return {"attention_mask": None, "position_ids": position_ids}
         mask = self.causal_mask(hidden, attention_mask, position_ids, cache)
         return {"attention_mask": mask, "position_ids": position_ids}
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import install_hint
+
 # The Auto class -> our class that it loads; registered in this process, and written into every saved hybrid's
 # config.json as its `auto_map`, so another process loads it with trust_remote_code=True.
 AUTO_MODELS = {"AutoModel": "ManticoreModel", "AutoModelForCausalLM": "ManticoreForCausalLM",
@@ -38,5 +40,5 @@ def write_remote_code(directory: str | Path) -> None:
     names = ["ManticoreConfig", *AUTO_MODELS.values()]
     (Path(directory) / f"{REMOTE_CODE}.py").write_text(
         '"""Loads a saved Manticore hybrid through transformers\' Auto classes (trust_remote_code=True).\n\n'
-        'The classes come from the installed `manticore` package (pip install manticore-hybrids)."""\n\n'
+        f'The classes come from the installed `manticore` package: {install_hint()}."""\n\n'
         f"from manticore.hybrid import {', '.join(names)}\n\n__all__ = {names!r}\n")

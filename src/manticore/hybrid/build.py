@@ -11,6 +11,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, Pre
 from ..checks import is_int
 from ..components.base import ComponentAdapter
 from ..components.registry import adapter_class, check_component
+from ..components.sources import check_source
 from .config import ManticoreConfig
 
 ACCEPTED = "a transformers PreTrainedModel, a local checkpoint directory or hub id (str), or a PretrainedConfig"
@@ -25,6 +26,7 @@ def load_component(spec: Any, index: int) -> PreTrainedModel:
         _check_family(spec, index)
         return AutoModelForCausalLM.from_config(spec)
     if isinstance(spec, (str, os.PathLike)):
+        check_source(spec, f"Component {index}:")
         try:
             config = AutoConfig.from_pretrained(spec)
             _check_family(config, index)
@@ -98,7 +100,8 @@ def build_from_components(cls, components, num_blocks, vocab_size, embeddings_fr
         source = models[embeddings_from]  # its embedding scale, logit factors and head bias, unless given
         config_kwargs = {**adapter_class(source.config).head_settings(source), **config_kwargs}
     config = ManticoreConfig(
-        components=[m.config for m in models], num_blocks=num_blocks, vocab_size=vocab_size, **config_kwargs
+        components=[m.config for m in models], num_blocks=num_blocks, vocab_size=vocab_size,
+        **{"component_sources": [source_of(spec) for spec in components], **config_kwargs}
     )
     if embeddings_from is not None:
         _check_embeddings_from(embeddings_from, models, config.vocab_size)
@@ -108,6 +111,14 @@ def build_from_components(cls, components, num_blocks, vocab_size, embeddings_fr
     if embeddings_from is not None:
         init_embeddings_from(hybrid, models[embeddings_from])
     return hybrid
+
+
+def source_of(spec: Any) -> str | None:
+    """Where a component came from: its path or hub id; a model's own name_or_path; None for a config."""
+    if isinstance(spec, (str, os.PathLike)):
+        return os.fspath(spec)
+    name = getattr(getattr(spec, "config", None), "_name_or_path", None) if isinstance(spec, PreTrainedModel) else None
+    return name or None
 
 
 def _check_embeddings_from(k: Any, models: list[PreTrainedModel], vocab_size: int) -> None:
@@ -128,6 +139,7 @@ def load_hybrid(path: str | os.PathLike) -> PreTrainedModel:
     """A saved hybrid with the head it was saved with (causal LM or sequence classification)."""
     from transformers import AutoModelForSequenceClassification
 
+    check_source(path, "Hybrid")
     config = AutoConfig.from_pretrained(path)
     if not isinstance(config, ManticoreConfig):
         raise ValueError(f"{str(path)!r} holds a {config.model_type!r} model, not a Manticore hybrid.")

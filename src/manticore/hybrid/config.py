@@ -87,6 +87,8 @@ class ManticoreConfig(PretrainedConfig):
             1 / logits_scaling); default 1.
         final_logit_softcapping: logits -> cap * tanh(logits / cap) after the multiplier (Gemma 2/3); None: off.
         lm_head_bias: whether the LM head has a bias (Phi, GPT-J, CodeGen).
+        component_sources: where each component came from (a local path or hub id), None for one built from a
+            config or given as a model without one; the model card names them.
         With `from_components(..., embeddings_from=k)` these four are set from component k (its adapter's
         `head_settings`), so a one-hot hybrid computes component k's logits exactly; passing one overrides it.
     """
@@ -112,6 +114,7 @@ class ManticoreConfig(PretrainedConfig):
     logit_multiplier: float = 1.0
     final_logit_softcapping: float | None = None
     lm_head_bias: bool = False
+    component_sources: list[str | None] | None = None
 
     def __post_init__(self, **kwargs):
         check_keywords(type(self), kwargs)

@@ -64,11 +64,39 @@ class ManticorePreTrainedModel(PreTrainedModel):
 
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
         """PreTrainedModel.save_pretrained, plus the `auto_map` and modeling_manticore.py that let
-        `AutoModelForCausalLM.from_pretrained(dir, trust_remote_code=True)` load it in any process."""
+        `AutoModelForCausalLM.from_pretrained(dir, trust_remote_code=True)` load it in any process, and its model
+        card (README.md: card.py)."""
         self.config.auto_map = auto_map()
         super().save_pretrained(save_directory, *args, **kwargs)
         if kwargs.get("is_main_process", True):
+            from .card import write_model_card
+
             write_remote_code(save_directory)
+            write_model_card(save_directory, self)
+
+    def push_to_hub(self, repo_id: str, *, tokenizer=None, commit_message: str | None = None,
+                    private: bool | None = None, token: bool | str | None = None, max_shard_size: int | str = "50GB",
+                    create_pr: bool = False, revision: str | None = None, commit_description: str | None = None,
+                    tags: list[str] | None = None):
+        """Upload the hybrid to the Hugging Face Hub: exactly what `save_pretrained` writes (weights, config,
+        modeling_manticore.py and this hybrid's model card, with `tags` added), and the tokenizer's files if one
+        is given. transformers' own push_to_hub would replace the card with the repository's or a template."""
+        import tempfile
+
+        from transformers.utils.hub import hf_api
+
+        from .card import write_model_card
+
+        repo_id = hf_api().create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
+        with tempfile.TemporaryDirectory() as work_dir:
+            self.save_pretrained(work_dir, max_shard_size=max_shard_size)
+            if tags:
+                write_model_card(work_dir, self, tags=tags)
+            if tokenizer is not None:
+                tokenizer.save_pretrained(work_dir)
+            return self._upload_modified_files(work_dir, repo_id, files_timestamps={}, commit_message=commit_message,
+                                               token=token, create_pr=create_pr, revision=revision,
+                                               commit_description=commit_description)
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)  # embeddings and Linear heads: normal(0, initializer_range)

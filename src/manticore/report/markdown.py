@@ -69,8 +69,16 @@ def fmt_alphas(alphas: Any) -> str:
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+    """A Markdown table: every row must have one cell per header column (a ValueError names the first that
+    doesn't, so a header can never silently label the wrong column); "|" inside a cell is escaped."""
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise ValueError(f"Table row {i} has {len(row)} cells for {len(header)} columns {header}: {row}")
+
+    def line(cells) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    return [line(header), "|" + "|".join("---" for _ in header) + "|", *(line(row) for row in rows)]
 
 
 def component_labels(names: list[str] | None, num_components: int) -> list[str]:

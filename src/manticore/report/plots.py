@@ -61,6 +61,90 @@ def plot_loss_curves(path: Path, title: str, train_steps: np.ndarray, train_loss
     return _save(fig, path)
 
 
+def plot_headline(path: Path, title: str, metric: str, values: dict[str, Sequence[float]],
+                  curves: dict[str, Sequence[tuple[np.ndarray, np.ndarray]]], chance: float | None = None,
+                  highlight: str | None = None) -> Path:
+    """The hybrid against each component on one figure. Left: each model's test `metric` over seeds (every
+    seed a dot, the mean ± sample std a bar), with chance as a line. Right: each model's training loss curves,
+    the seeds averaged step by step, on one shared axis. highlight: the model drawn in bold (the hybrid)."""
+    fig = Figure(figsize=(11.0, 4.2))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.5]})
+    names = list(values)
+    for i, name in enumerate(names):
+        data = np.asarray(values[name], dtype=float)
+        color = f"C{i}"
+        left.scatter(np.full(len(data), i), data, color=color, alpha=0.6, s=18, zorder=3)
+        spread = data.std(ddof=1) if len(data) > 1 else 0.0
+        left.errorbar([i], [data.mean()], yerr=[spread], fmt="_", ms=22, mew=2.5 if name == highlight else 1.5,
+                      color=color, capsize=6, zorder=4)
+    everything = np.concatenate([np.asarray(v, dtype=float) for v in values.values()])
+    low, high = everything.min(), everything.max()
+    pad = max(high - low, 1e-3 * max(abs(high), 1.0)) * 0.25
+    shown = f"test {metric} over seeds (mean ± std)"
+    if chance is not None and low - 4 * pad <= chance <= high + 4 * pad:
+        left.axhline(chance, color="grey", ls=":", lw=1.2, label="chance")
+        left.legend(fontsize=8)
+    elif chance is not None:
+        shown += f"; chance {chance:.4g}, off the axis"
+        left.set_ylim(low - pad, high + pad)
+    left.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    left.set(title=shown, ylabel=metric)
+    left.grid(alpha=0.3, axis="y")
+    for i, name in enumerate(names):
+        runs = [c for c in curves.get(name, []) if len(c[0])]
+        if not runs:
+            continue
+        length = min(len(steps) for steps, _ in runs)
+        steps = runs[0][0][:length]
+        mean = np.mean([loss[:length] for _, loss in runs], axis=0)
+        right.plot(steps, mean, color=f"C{i}", lw=2.4 if name == highlight else 1.4,
+                   label=f"{name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+    right.set(title="training loss (mean over seeds)", xlabel="step", ylabel="train loss (lower is better)")
+    right.grid(alpha=0.3)
+    if right.lines:
+        right.legend(fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+@dataclass
+class Curves:
+    """One panel of small multiples: a run's train loss per logged step and test loss per evaluation."""
+
+    name: str
+    train_steps: np.ndarray
+    train_loss: np.ndarray
+    test_steps: np.ndarray
+    test_loss: np.ndarray
+
+
+def plot_loss_grid(path: Path, title: str, panels: Sequence[Curves]) -> Path:
+    """Small multiples: one panel per run (train and test loss against the step), sharing both axes, so runs of
+    one kind (the seeds of a baseline, the points of a sweep) compare at a glance."""
+    n = len(panels)
+    cols = min(n, 5)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(2.6 * cols + 0.8, 2.1 * rows + 0.9))
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        if len(panel.train_steps):
+            ax.plot(panel.train_steps, panel.train_loss, lw=1.1, label="train")
+        if len(panel.test_steps):
+            ax.plot(panel.test_steps, panel.test_loss, marker="o", ms=4, ls="--", lw=1.0, color="C3", label="test")
+        ax.set_title(panel.name, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("loss")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"{title} (lower is better)")
+    return _save(fig, path)
+
+
 def plot_alpha_trajectory(path: Path, title: str, steps: np.ndarray, alphas: np.ndarray,
                           labels: Sequence[str]) -> Path:
     """Mixture weights over training: one panel per block, one line per component (labels: (K,)).

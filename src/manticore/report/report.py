@@ -29,12 +29,12 @@ from .markdown import Page
 from .run import Run, read_run
 from .sections import alphas, comparison, glance, losses, pareto, stages, sweep
 
-SECTIONS = (  # the body of the report, in page order
-    stages.section,
-    comparison.section,
+SECTIONS = (  # the body of the report, in page order: the headline comparison, the front, the landscape with
+    comparison.section,  # the search path, α, then the details
     pareto.section,
     sweep.section,
     alphas.section,
+    stages.section,
     losses.section,
 )
 

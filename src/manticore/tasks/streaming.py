@@ -53,6 +53,7 @@ import numpy as np
 import torch
 
 from ..checks import check, check_int
+from ..errors import install_hint
 from .base import IGNORE_INDEX, Task
 from .files import Record, check_encoding, check_optional_int
 from .lm import TextSource, check_format, detect_format, record_examples
@@ -120,7 +121,7 @@ def load_streamed(name: str, config: str | None, split: str):
         import datasets
     except ImportError as err:
         raise ImportError("Streaming a Hugging Face dataset needs the datasets package: "
-                          "pip install 'manticore-hybrids[data]'.") from err
+                          f"{install_hint('data')}, or pip install datasets.") from err
     return datasets.load_dataset(name, config, split=split, streaming=True)
 
 

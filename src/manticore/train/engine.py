@@ -56,8 +56,9 @@ class Engine:
 
     def __init__(self, model: nn.Module, task: Task, config: TrainConfig, out_dir: str | Path,
                  search: SearchConfig | None = None, arch_split: str | None = None,
-                 on_step: Callable[[int, dict[str, float]], None] | None = None):
+                 on_step: Callable[[int, dict[str, float]], None] | None = None, label: str | None = None):
         self.task, self.config, self.search = task, config, search
+        self.label = label  # the progress bar's (default: the run directory's name)
         self.algorithm = search.build() if search is not None else None
         self.out_dir = Path(out_dir)
         self.on_step = on_step
@@ -78,6 +79,7 @@ class Engine:
         self.arch_stream = self._arch_stream(arch_split)
         self.step = 0
         self.final: dict[str, float] | None = None  # the final test metrics, once the run has finished
+        self.finished_before = False  # train(resume=True) found the run already finished: nothing was trained
         if self.rank == 0 and self.out_dir.is_dir():
             checkpoints.remove_orphans(self.out_dir)
 
@@ -167,12 +169,14 @@ class Engine:
         if resume and self.load_checkpoint() and self.final is not None:
             if self.sharded:
                 self.sharded.write_back()
+            self.finished_before = True
             return self.final  # finished before: nothing left to do
         if not resume or self.step == 0:
             self.start_fresh()
-        bar = tqdm(total=cfg.max_steps, initial=self.step, desc=self.out_dir.name or "train",
+        bar = tqdm(total=cfg.max_steps, initial=self.step, desc=self.label or self.out_dir.name or "train",
                    disable=self.rank != 0, dynamic_ncols=True, mininterval=0.5)
-        self.trackers = Trackers(cfg.report_to if self.rank == 0 else [], self.out_dir, cfg.to_dict())
+        self.trackers = Trackers(cfg.report_to if self.rank == 0 else [], self.out_dir, cfg.to_dict(),
+                                 getattr(getattr(self.model, "config", None), "adapters", None))
         try:
             while self.step < cfg.max_steps:
                 metrics = self.train_step()

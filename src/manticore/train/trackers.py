@@ -8,10 +8,12 @@ Each record the engine writes to `metrics.jsonl` (see manticore.rundir) is logge
     train/loss, train/accuracy, train/perplexity      a training step's batches
     test/loss, test/accuracy, test/macro_accuracy ...  an evaluation
     lr/model, lr/arch                                  the learning rates after the step
-    alpha/block{l}/component{k}                        α per Manticore block l and component k (hybrids)
+    alpha/block{l}/{component}                         α per Manticore block l and component (hybrids): its
+                                                       family (gpt_neo), with its index when two share one
+                                                       (llama0, llama1); component{k} when the model has none
 
 TensorBoard writes event files to `<stage dir>/tensorboard/` (`tensorboard --logdir runs/`); it needs the
-`tensorboard` package (`pip install 'manticore-hybrids[track]'`). W&B logs to the project in `WANDB_PROJECT`
+`tensorboard` package (the `track` extra: `pip install '.[track]'` in a clone). W&B logs to the project in `WANDB_PROJECT`
 (default "manticore"), run named after the stage directory, with the training settings as its config; it needs
 `wandb` and a login (or `WANDB_MODE=offline`). Only the main process logs.
 
@@ -25,19 +27,30 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import is_number
+from ..errors import install_hint
 
 TENSORBOARD_DIR = "tensorboard"  # inside the stage's directory
 
 
-def scalars(record: dict[str, Any]) -> dict[str, float]:
-    """A metrics record flattened to named scalars (see the module docstring); non-numbers are left out."""
+def component_tags(families: list[str] | None, num_components: int) -> list[str]:
+    """What α's tags call each component: its family, with its index where families repeat; component{k}
+    without families (or when their number doesn't match)."""
+    if not families or len(families) != num_components:
+        return [f"component{k}" for k in range(num_components)]
+    return [f"{name}{k}" if families.count(name) > 1 else name for k, name in enumerate(families)]
+
+
+def scalars(record: dict[str, Any], families: list[str] | None = None) -> dict[str, float]:
+    """A metrics record flattened to named scalars (see the module docstring); non-numbers are left out.
+    families: the hybrid's component families (its config's `adapters`), which name α's tags."""
     split = record.get("split", "train")
     out: dict[str, float] = {}
     for key, value in record.items():
         if key in ("step", "split"):
             continue
         if key == "alphas":
-            out.update({f"alpha/block{l}/component{k}": float(a) for l, row in enumerate(value) for k, a in enumerate(row)})
+            tags = component_tags(families, len(value[0]) if value else 0)
+            out.update({f"alpha/block{l}/{tags[k]}": float(a) for l, row in enumerate(value) for k, a in enumerate(row)})
         elif key == "lr":
             out["lr/model"] = float(value)
         elif key == "arch_lr":
@@ -55,7 +68,7 @@ class TensorBoard:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:
             raise ImportError("train.report_to lists 'tensorboard', which needs the tensorboard package: "
-                              "pip install 'manticore-hybrids[track]' (or pip install tensorboard).") from err
+                              f"{install_hint('track')}, or pip install tensorboard.") from err
         self.writer = SummaryWriter(log_dir=str(Path(out_dir) / TENSORBOARD_DIR))
         self.writer.add_text("train_config", "\n".join(f"    {k}: {v}" for k, v in config.items()), 0)
 
@@ -76,7 +89,7 @@ class WandB:
             import wandb
         except ImportError as err:
             raise ImportError("train.report_to lists 'wandb', which needs the wandb package: "
-                              "pip install 'manticore-hybrids[track]' (or pip install wandb).") from err
+                              f"{install_hint('track')}, or pip install wandb.") from err
         out_dir = Path(out_dir)
         self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "manticore"),
                               name=f"{out_dir.parent.name}/{out_dir.name}", dir=str(out_dir), config=config,
@@ -95,7 +108,9 @@ TRACKERS: dict[str, type] = {"tensorboard": TensorBoard, "wandb": WandB}
 class Trackers:
     """The trackers a run reports to; `log(record)` sends one metrics record to each."""
 
-    def __init__(self, names: list[str], out_dir: str | Path, config: dict[str, Any]):
+    def __init__(self, names: list[str], out_dir: str | Path, config: dict[str, Any],
+                 families: list[str] | None = None):
+        self.families = families  # the hybrid's component families, for α's tags
         unknown = [n for n in names if n not in TRACKERS]
         if unknown:
             raise ValueError(f"Unknown tracker(s) {unknown} in train.report_to; accepted: {', '.join(TRACKERS)}.")
@@ -103,7 +118,7 @@ class Trackers:
 
     def log(self, record: dict[str, Any]) -> None:
         if self.trackers:
-            values = scalars(record)
+            values = scalars(record, self.families)
             for tracker in self.trackers:
                 tracker.log(values, int(record["step"]))
 

@@ -151,6 +151,11 @@ class RunConfig:
         if self.embeddings_from is not None and not 0 <= self.embeddings_from < len(self.components):
             raise ValueError(f"embeddings_from={self.embeddings_from} is not valid; accepted: a component index "
                              f"0..{len(self.components) - 1}, or null.")
+        for section, cls in (("train", TrainConfig), ("search", SearchConfig)):  # named as the user wrote them
+            values = getattr(self, section)
+            if not isinstance(values, dict):
+                raise ValueError(f"{section} must be a mapping of settings, got {values!r}.")
+            build(cls, {"seed": self.seed, **values} if cls is TrainConfig else values, section)
         for name in stage_registry.names():  # every stage's settings must build now, not halfway through a run
             settings = self.stage_settings(name)
             check_task(getattr(settings, "task", None), f"stages.{name}.task")

@@ -3,11 +3,14 @@ against each component (the verdicts are `Run.comparison`'s; this section only r
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from manticore.rundir import ACCURACY_MARGIN, HYBRID, LOSS_MARGIN
 
-from ..markdown import Page, better, fmt, fmt_p, table
+from .. import plots
+from ..markdown import Page, better, fmt, fmt_p, image, table
 from ..results import Verdict
 from ..run import Run
 from ..stats import MIN_SEEDS, SIGNIFICANCE, Summary
@@ -25,6 +28,22 @@ def mean_std_cell(values: list[float]) -> str:
         return "—"
     summary = Summary.of(values)
     return fmt(summary.mean) if summary.n < MIN_SEEDS else f"{fmt(summary.mean)} ± {fmt(summary.std)}"
+
+
+def headline(run: Run, page: Page) -> list[str]:
+    """The headline figure: every model's primary test metric over seeds and its training curves, one axis each
+    (the training curves are the baselines' runs of that model, baselines/<model>/seed<s>)."""
+    comparison = run.comparison
+    values = {model: comparison.values(model, comparison.primary) for model in comparison.models}
+    values = {model: v for model, v in values.items() if v}
+    if not values:
+        return []
+    curves = {model: [s.curve("train") for s in run.stages
+                      if re.fullmatch(rf"baselines/{re.escape(model)}/seed\d+", s.name)] for model in values}
+    path = plots.plot_headline(page.png("headline", "comparison"), f"{comparison.task}: the hybrid against its "
+                               "components", comparison.primary, values, curves,
+                               (comparison.chance or {}).get(comparison.primary), highlight=HYBRID)
+    return [image(path, "the hybrid against each component: test metric over seeds and training curves"), ""]
 
 
 def section(run: Run, page: Page) -> list[str]:
@@ -47,8 +66,8 @@ def section(run: Run, page: Page) -> list[str]:
                      ", ".join(map(str, seeds)) or "—", *cells, learned])
     if comparison.chance:
         rows.append(["*chance*", "—", "—", *(fmt(comparison.chance.get(m)) for m in metrics), "—"])
-    lines += table(["model", "n", "seeds", *(f"test {m} ({better(m)})" for m in metrics), "beats chance"],
-                   rows) + [""]
+    lines += headline(run, page) + table(["model", "n", "seeds", *(f"test {m} ({better(m)})" for m in metrics),
+                                         "beats chance"], rows) + [""]
     if comparison.chance:
         lines += [f"*Chance* is the best constant predictor of the test labels (the most frequent label's share, "
                   f"the entropy of the label distribution, 1 / the number of classes). A model beats chance when "

@@ -26,5 +26,5 @@ def section(run: Run, page: Page) -> list[str]:
     return ["## Stages", "",
             "Final metrics of each stage (test: lower loss and perplexity are better, higher accuracy is better). "
             "α: the mixture weights at the end, one [α_0 … α_K-1] per block.", "",
-            *table(["stage", "steps", "final train loss", "test loss", "test accuracy", "test perplexity", "final α"],
-                   rows), ""]
+            *table(["stage", "steps", "final train loss", *(f"test {m.replace('_', ' ')}" for m in METRIC_NAMES),
+                    "final α"], rows), ""]

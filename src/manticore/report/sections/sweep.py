@@ -91,4 +91,26 @@ def section(run: Run, page: Page) -> list[str]:
             end = _alpha0(search)[1][-1]
             lines.append(f"- search `{search.name}` ended at α_0 = ({', '.join(f'{a:.2f}' for a in end)}).")
         lines += [f"- {note}" for note in notes] + [""]
+        lines += _against_the_search(run, sweep, order[0]) if len(order) else []
     return lines
+
+
+def _against_the_search(run: Run, sweep: Sweep, best: int) -> list[str]:
+    """Whether the grid's best point beats the searched hybrid (after retraining, else as searched), and why the
+    grid's one-hot corners need not equal the components of the baselines."""
+    searched = next((s for name in ("retrain", "search") for s in run.stages if s.name == name
+                     and as_number((s.final_test() or {}).get("loss")) is not None), None)
+    lines = []
+    if searched is not None:
+        point, hybrid = float(sweep.loss[best]), float(searched.final_test()["loss"])
+        where = "(" + ", ".join(f"{a:.2f}" for a in sweep.alphas[best, :, 0]) + ")"
+        lines.append(f"The grid's best point, α_0 = {where}, reaches {fmt(point)}; the searched hybrid reaches "
+                     f"{fmt(hybrid)} (`{searched.name}`). " + (
+                         "**The grid's best point beats the search**: the search did not find the best mixture on "
+                         "this grid." if point < hybrid else "The search is at least as good as every grid point."))
+    lines.append("Each grid point rewinds to the hybrid before search (after projector pretraining, if the run has "
+                 "it), fixes α and fine-tunes with the sweep's budget (`stages.sweep.train`). Its one-hot corners are "
+                 "that hybrid with one branch: its shared embedding, head and projectors. A component in the "
+                 "baselines is the component alone, with its own embedding and head and the baselines' budget, "
+                 "so the corners and the components need not agree.")
+    return lines + [""]

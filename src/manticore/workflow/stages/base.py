@@ -175,9 +175,16 @@ def finish(kind: str, model: PreTrainedModel | ManticorePreTrainedModel, task: T
     """Save the trained model (with the task's tokenizer, if it has one) to out_dir/model and its result.json
     (kind, task, test metrics, α for a hybrid)."""
     alphas = model.mixture_weights().detach().tolist() if hasattr(model, "mixture_weights") else None
+    if engine.finished_before and (Path(out_dir) / rundir.RESULT).exists() and (Path(out_dir) / rundir.MODEL).is_dir():
+        return rundir.read_json(Path(out_dir) / rundir.RESULT)  # --resume on a finished run: nothing is rewritten
     if engine.rank != 0:
         return rundir.result_record(kind, task.name, metrics, alphas, **extra)
     save_model(model, Path(out_dir) / rundir.MODEL)
     if task.tokenizer is not None:  # so that pipeline() and lm-eval load the model's directory as it is
         task.tokenizer.hf_tokenizer().save_pretrained(Path(out_dir) / rundir.MODEL)
-    return rundir.write_result(out_dir, kind, task.name, metrics, alphas, **extra)
+    result = rundir.write_result(out_dir, kind, task.name, metrics, alphas, **extra)
+    if alphas is not None:  # a hybrid: its model card names the stage that trained it and the test metrics
+        from ...hybrid.card import write_model_card
+
+        write_model_card(Path(out_dir) / rundir.MODEL, model, [{"stage": kind, **result}])
+    return result

@@ -111,22 +111,30 @@ def run(cfg: RunConfig, settings: BaselinesSettings, resume: bool = False) -> di
     named = every_layout(names, cfg.num_blocks) if settings.layouts == "all" else settings.layouts
     layouts = {name: layout_alphas(layout, names, cfg.num_blocks, f"stages.baselines.layouts.{name}")
                for name, layout in named.items()}
-    for seed in settings.seeds or [cfg.seed]:
+    seeds = settings.seeds or [cfg.seed]
+    total = len(seeds) * (len(names) + len(layouts) + (1 if settings.retrain else 0))
+    count = iter(range(1, total + 1))
+
+    def label(name: str, seed: int) -> str:
+        return f"{name} seed {seed} ({next(count)}/{total})"
+
+    for seed in seeds:
         train = with_seed(settings.train, seed)
         if not settings.retrain:  # layouts and components get the search's budget
             train = with_seed(cfg.stage_settings("search").train, seed)
         for k, name in enumerate(names):
             one_hot = [[1.0 if j == k else 0.0 for j in range(len(names))]] * cfg.num_blocks
             _, result = retrain(build_hybrid(cfg, task, embeddings_from=k, seed=seed), one_hot, task, train,
-                                out / name / f"seed{seed}", resume, kind="baselines")
+                                out / name / f"seed{seed}", resume, kind="baselines", label=label(name, seed))
             entries.append({"model": name, "seed": seed, "test": result["test"]})
         initial, alphas, searched = hybrid_for_seed(cfg, settings, task, seed, resume)
         for name, layout in layouts.items():
-            _, result = retrain(initial, layout, task, train, out / name / f"seed{seed}", resume, kind="baselines")
+            _, result = retrain(initial, layout, task, train, out / name / f"seed{seed}", resume, kind="baselines",
+                                label=label(name, seed))
             entries.append({"model": name, "seed": seed, "test": result["test"], "alphas": layout})
         if settings.retrain:
             _, searched = retrain(initial, alphas, task, train, out / rundir.HYBRID / f"seed{seed}", resume,
-                                  kind="baselines")
+                                  kind="baselines", label=label(rundir.HYBRID, seed))
         entries.append({"model": rundir.HYBRID, "seed": seed, "test": searched["test"], "alphas": searched["alphas"]})
     if is_main():
         rundir.add_results(cfg.out_dir, task.name, entries, chance=task.chance,

@@ -29,9 +29,11 @@ class RetrainSettings(StageSettings):
 
 
 def retrain(initial: str | Path | ManticorePreTrainedModel, alphas, task: Task, train: TrainConfig,
-            out_dir: str | Path, resume: bool = False, kind: str = "retrain") -> tuple[ManticorePreTrainedModel, dict]:
+            out_dir: str | Path, resume: bool = False, kind: str = "retrain",
+            label: str | None = None) -> tuple[ManticorePreTrainedModel, dict]:
     """Rewind to `initial` (a hybrid, or its directory), set and freeze α (L, K), fine-tune; saves out_dir/model
-    and returns (hybrid, result). kind: the stage that asks, recorded in result.json."""
+    and returns (hybrid, result). kind: the stage that asks, recorded in result.json; label: its progress bar's
+    (default: the directory's name)."""
     from ...hybrid.build import load_hybrid
     from ...hybrid.model import ManticorePreTrainedModel
     from ...train.engine import Engine
@@ -40,7 +42,7 @@ def retrain(initial: str | Path | ManticorePreTrainedModel, alphas, task: Task, 
     check_vocab(hybrid, task)
     hybrid.set_mixture_weights(alphas)
     hybrid.freeze_mixture_weights()
-    engine = Engine(hybrid, task, train, out_dir)
+    engine = Engine(hybrid, task, train, out_dir, label=label)
     return hybrid, finish(kind, hybrid, task, engine, engine.train(resume), out_dir)
 
 

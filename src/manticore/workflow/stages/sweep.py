@@ -74,7 +74,8 @@ def sweep(initial: str | Path, task: Task, grid: Sequence, train: TrainConfig, o
     for i, alphas in enumerate(grid):
         hybrid = load_hybrid(initial)
         if fine_tune:
-            _, result = retrain(hybrid, alphas, task, train, out_dir / f"point-{i:03d}", resume, kind="sweep")
+            _, result = retrain(hybrid, alphas, task, train, out_dir / f"point-{i:03d}", resume, kind="sweep",
+                                label=f"point {i + 1}/{len(grid)}")
             metrics = result["test"]
         else:
             check_vocab(hybrid, task)
