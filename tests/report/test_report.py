@@ -453,3 +453,33 @@ def test_the_report_opens_with_the_comparison_and_ends_with_the_details(full_rep
     assert body[0] == "## Components against the hybrid" and body[-2:] == ["## Stages", "## Loss curves"]
     text = full_report.read_text()
     assert text.index("headline-comparison.png") < text.index("| model | n | seeds |")  # the figure, then the table
+
+
+def test_every_table_of_a_real_tiny_runs_report_reads_back_by_its_header(tmp_path):
+    """A real run (the quickstart config at 2 steps: pretraining, projectors, search, retraining, a sweep and
+    baselines over 2 seeds): every table of every section has a cell under each header, and the numbers read
+    back are the run's own."""
+    from manticore.workflow.run_config import CONFIGS, load_run_config
+    from manticore.workflow.stages import run_workflow
+
+    cfg = load_run_config(CONFIGS / "quickstart.yaml", [
+        f"out_dir={tmp_path}", "train.max_steps=2", "train.eval_batches=1", "stages.pretrain.train.max_steps=2",
+        "stages.pretrain-projectors.train.max_steps=2", "stages.sweep.grid_step=0.5",
+        "run=[pretrain, pretrain-projectors, search, retrain, sweep, baselines, report]"])
+    results = run_workflow(cfg)
+    text = (tmp_path / "report.md").read_text()
+    found = tables(text)
+    headers = [header[0] for header, _ in found]
+    assert {"model", "component", "rank", "stage"} <= set(headers)  # comparison, significance, sweep, stages
+    stages = {row["stage"]: row for row in next(rows for header, rows in found if header[0] == "stage")}
+    retrain = results["retrain"]["test"]
+    assert stages["`retrain`"]["test loss"] == f"{retrain['loss']:.4f}"
+    assert stages["`retrain`"]["test accuracy"] == f"{retrain['accuracy']:.4f}"
+    models = {row["model"]: row for row in next(rows for header, rows in found if header[0] == "model")}
+    assert {"**hybrid**", "gpt_neo", "mamba", "*chance*"} <= set(models) and models["**hybrid**"]["n"] == "2"
+    sweep = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    best = min(p["test"]["loss"] for p in sweep["points"])
+    ranks = next(rows for header, rows in found if header[0] == "rank")
+    assert ranks[0]["test loss"] == f"{best:.4f}"
+    for image_path in images(tmp_path / "report.md"):
+        check_png(image_path)
