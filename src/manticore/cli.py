@@ -303,6 +303,10 @@ def cmd_eval_harness(args) -> None:
             raise ValueError(f"--limit {limit:g} is not valid; accepted: a whole number of documents >= 1, or a "
                              "share of each task between 0 and 1.")
         limit = int(limit) if limit >= 1 else limit
+    import logging
+
+    if not os.environ.get("LMEVAL_LOG_LEVEL"):  # lm-eval's notes on a model passed in, not by name, are expected
+        logging.getLogger("lm_eval").setLevel(logging.ERROR)
     results = evaluate_harness(args.model_dir, tasks, include_path=args.include_path, tokenizer=args.tokenizer,
                                batch_size=args.batch_size, limit=limit, num_fewshot=args.num_fewshot,
                                device=args.device, dtype=args.dtype, seed=args.seed)
