@@ -86,40 +86,46 @@ def _is_layout(entries: list[dict]) -> bool:
 
 
 def _regret(rows_of: list[tuple[str, Path, Comparison]]) -> list[str]:
-    """Per variant: the best discrete layout (components alone included) against the searched hybrid on the
-    deciding metric (accuracy if the runs report it, else loss), the difference (positive: the layout is
-    better), Welch's p, and the search's cost in trainings; void unless both beat chance."""
+    """Per variant and metric (accuracy, then loss): the best discrete layout (components alone included) against
+    the searched hybrid, the difference (positive: the layout is better), Welch's p, and the search's cost in
+    trainings; void unless both beat chance."""
     rows = []
     for variant, run_dir, comparison in rows_of:
         if comparison.unusable or HYBRID not in comparison.models:
             continue
-        metric = "accuracy" if "accuracy" in comparison.metrics else "loss"
-        layouts = [m for m, es in comparison.models.items() if m != HYBRID and _is_layout(es)
-                   and comparison.values(m, metric)]
-        if len(layouts) < 2:
-            continue
-        sign = -1.0 if lower_is_better(metric) else 1.0
-        mean = {m: float(np.mean(comparison.values(m, metric))) for m in [HYBRID, *layouts]}
-        best = max(layouts, key=lambda m: sign * mean[m])
-        verdict = next((v for v in comparison.verdicts if v.model == best and v.metric == metric), None)
-        regret = sign * (mean[best] - mean[HYBRID])
-        learned = comparison.learned(best) is not False and comparison.learned(HYBRID) is not False
-        p = "—" if verdict is None or verdict.test is None else fmt_p(verdict.test.p)
-        significant = verdict is not None and verdict.test is not None and verdict.test.p < 0.05
-        verdict_text = ("inconclusive (at chance)" if not learned else
-                        "layout better" if significant and regret > 0 else
-                        "hybrid better" if significant else "no significant difference")
-        trainings = _search_trainings(run_dir)
-        rows.append([variant or "—", f"{metric}", f"{best}: {mean_std_cell(comparison.values(best, metric))}",
-                     mean_std_cell(comparison.values(HYBRID, metric)), fmt(regret), p, verdict_text,
-                     "—" if trainings is None else f"{trainings:g}", str(len(layouts))])
+        for metric in [m for m in ("accuracy", "loss") if m in comparison.metrics]:
+            row = _regret_row(variant, run_dir, comparison, metric)
+            if row is not None:
+                rows.append(row)
     if not rows:
         return []
     return ["Search regret: the best of every discrete layout trained (components alone included) against the "
-            "searched hybrid; regret = best layout − hybrid on the deciding metric (positive: the layout is "
+            "searched hybrid; regret = best layout − hybrid on each metric (positive: the layout is "
             "better), counted only where both beat chance; search cost in trainings of one layout's budget.", "",
             *table(["variant", "metric", "best layout", "hybrid", "regret", "Welch p", "verdict",
                     "search cost (trainings)", "layouts"], rows), ""]
+
+
+def _regret_row(variant: str, run_dir: Path, comparison: Comparison, metric: str) -> list[str] | None:
+    layouts = [m for m, es in comparison.models.items() if m != HYBRID and _is_layout(es)
+               and comparison.values(m, metric)]
+    if len(layouts) < 2:
+        return None
+    sign = -1.0 if lower_is_better(metric) else 1.0
+    mean = {m: float(np.mean(comparison.values(m, metric))) for m in [HYBRID, *layouts]}
+    best = max(layouts, key=lambda m: sign * mean[m])
+    verdict = next((v for v in comparison.verdicts if v.model == best and v.metric == metric), None)
+    regret = sign * (mean[best] - mean[HYBRID])
+    learned = comparison.learned(best) is not False and comparison.learned(HYBRID) is not False
+    p = "—" if verdict is None or verdict.test is None else fmt_p(verdict.test.p)
+    significant = verdict is not None and verdict.test is not None and verdict.test.p < 0.05
+    verdict_text = ("inconclusive (at chance)" if not learned else
+                    "layout better" if significant and regret > 0 else
+                    "hybrid better" if significant else "no significant difference")
+    trainings = _search_trainings(run_dir)
+    return [variant or "—", metric, f"{best}: {mean_std_cell(comparison.values(best, metric))}",
+            mean_std_cell(comparison.values(HYBRID, metric)), fmt(regret), p, verdict_text,
+            "—" if trainings is None else f"{trainings:g}", str(len(layouts))]
 
 
 def _search_trainings(run_dir: Path) -> float | None:
