@@ -23,7 +23,7 @@ QUICKSTART = CONFIGS / "quickstart.yaml"
     ("components=[]", r"list at least one component model .*the stages in run \(pretrain, "),
     ("num_blocks=3", r"num_blocks=3 must divide every component's depth; \{'gpt_neo': 2, 'mamba': 2\} don't"),
     ("embeddings_from=7", r"embeddings_from=7 is not valid; accepted: a component index 0..1"),
-    ("task.seq_len=-5", r"task: seq_len=-5 is not valid in mad/in-context-recall; accepted: an even integer >= 4"),
+    ("task.seq_len=-5", r"task: seq_len=-5 is not valid in mad/selective-copying; accepted: an integer >= 10"),
     ("train.strategy=zero3", r"strategy='zero3' is not valid in train; accepted: 'ddp' or 'fsdp'"),
     ("train.max_stepz=5", r"Unknown field\(s\) \['max_stepz'\] in train; accepted: "),
     ("search.algoritm=darts", r"Unknown field\(s\) \['algoritm'\] in search; accepted: "),

@@ -99,14 +99,14 @@ def test_a_tiny_run_end_to_end(tmp_path):
 
 def test_pretrained_components_are_reused_with_the_same_settings(tmp_path, capsys):
     args = ["pretrain", "--config", str(CONFIGS / "quickstart.yaml"), "--out", str(tmp_path),
-            "--set", "train.max_steps=1", "--set", "train.eval_batches=1"]
+            "--set", "stages.pretrain.train.max_steps=1", "--set", "train.eval_batches=1"]
     assert main(args) == 0
     stamp = (tmp_path / "pretrain" / "gpt_neo" / "model" / "model.safetensors").stat().st_mtime_ns
     capsys.readouterr()
     assert main(args) == 0
     assert "Reusing the pretrained gpt_neo" in capsys.readouterr().out
     assert (tmp_path / "pretrain" / "gpt_neo" / "model" / "model.safetensors").stat().st_mtime_ns == stamp
-    assert main(args[:-4] + ["--set", "train.max_steps=2", "--set", "train.eval_batches=1"]) == 0
+    assert main(args[:-4] + ["--set", "stages.pretrain.train.max_steps=2", "--set", "train.eval_batches=1"]) == 0
     assert (tmp_path / "pretrain" / "gpt_neo" / "model" / "model.safetensors").stat().st_mtime_ns != stamp
 
 
@@ -119,7 +119,7 @@ def test_pretrained_components_are_reused_with_the_same_settings(tmp_path, capsy
     ("stages.program.proxy_train.lr=fast", r"lr='fast' is not valid in stages.program.proxy_train"),
     ("stages.search.search.updates=sometimes", r"updates='sometimes' is not valid"),
     ("stages.retrain.task={name: mad/in-context-recal}", r"stages.retrain.task: Unknown task 'mad/in-context-recal'"),
-    ("task.seq_length=64", r"task: Task 'mad/in-context-recall' got unknown setting\(s\) \['seq_length'\]"),
+    ("task.seq_length=64", r"task: Task 'mad/selective-copying' got unknown setting\(s\) \['seq_length'\]"),
     ("stages.eval=3", r"stages.eval must be a mapping"),
 ])
 def test_bad_stage_settings_are_refused_at_load_with_the_field_named(override, match):
@@ -133,7 +133,7 @@ def test_stage_settings_inherit_the_run_defaults():
     baselines = config.stage_settings("baselines")
     assert (baselines.train.lr, baselines.train.max_steps, baselines.train.batch_size, baselines.train.seed) == \
         (0.5, 9, 4, 7)  # run < retrain's train < its own
-    assert config.stage_settings("sweep").train.max_steps == 10  # quickstart's run-wide train
+    assert config.stage_settings("sweep").train.max_steps == 400  # quickstart's run-wide train
     program = config.stage_settings("program")
     assert program.proxy_train.lr == 0.5 and program.search.algorithm == "darts"
 
