@@ -483,3 +483,17 @@ def test_every_table_of_a_real_tiny_runs_report_reads_back_by_its_header(tmp_pat
     assert ranks[0]["test loss"] == f"{best:.4f}"
     for image_path in images(tmp_path / "report.md"):
         check_png(image_path)
+
+
+def test_searches_of_one_kind_share_an_alpha_figure_and_a_table(tmp_path):
+    run = tmp_path / "run"
+    write_stage(run / "search", steps=10, alphas=search_path(10, 2))
+    for seed in range(3):
+        write_stage(run / "baselines" / "hybrid" / f"seed{seed}" / "search", steps=10, alphas=search_path(10, 2))
+    text = write_report(run).read_text()
+    assert "### `baselines/hybrid/*/search` (3 runs)" in text and "### `search`" in text
+    assert (run / "alphas-baselines-hybrid-search.png").exists()
+    check_png(run / "alphas-baselines-hybrid-search.png")
+    grouped = next(rows for header, rows in tables(text) if header == ["run", "final α", "argmax per block"])
+    assert [row["run"] for row in grouped] == ["`seed0`", "`seed1`", "`seed2`"]
+    assert grouped[0]["argmax per block"].startswith("block 1 → ")

@@ -145,6 +145,36 @@ def plot_loss_grid(path: Path, title: str, panels: Sequence[Curves]) -> Path:
     return _save(fig, path)
 
 
+def plot_alpha_grid(path: Path, title: str, panels: Sequence[tuple[str, np.ndarray, np.ndarray]],
+                    labels: Sequence[str]) -> Path:
+    """Small multiples of α: one panel per run (label, steps (t,), α (t, L, K)), one line per block and component
+    (with K = 2 only component 0's weight, the other being 1 minus it), sharing both axes."""
+    n = len(panels)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(2.9 * cols + 0.8, 2.2 * rows + 1.0))
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    for ax, (name, steps, alphas) in zip(axes.flat, panels):
+        num_blocks, num_components = alphas.shape[1], alphas.shape[2]
+        shown = [0] if num_components == 2 else range(num_components)
+        for l in range(num_blocks):
+            for k in shown:
+                ax.plot(steps, alphas[:, l, k], lw=1.3, color=f"C{l}", ls=["-", "--", ":", "-."][k % 4],
+                        label=f"block {l + 1}: {labels[k]}")
+        ax.set_title(name, fontsize=8)
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("α")
+    axes.flat[0].legend(fontsize=6)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
 def plot_alpha_trajectory(path: Path, title: str, steps: np.ndarray, alphas: np.ndarray,
                           labels: Sequence[str]) -> Path:
     """Mixture weights over training: one panel per block, one line per component (labels: (K,)).

@@ -9,13 +9,14 @@ from .. import plots
 from ..markdown import Page, image
 from ..run import Run
 
-SERIAL = re.compile(r"/(seed\d+|point-\d+|layout-[\d-]+)(/|$)")  # what tells runs of one kind apart
+SERIAL = re.compile(r"/(seed\d+|point-\d+|layout-[\d-]+|budget-[\d.]+)(/|$)")  # what tells runs of one kind apart
+PROXY = re.compile(r"^(program/proxy)/[^/]+")  # programming's proxy searches, one folder per MAD task
 
 
 def kind_of(name: str) -> str:
     """The kind of a stage's run: its name with each seed, sweep point or layout folder as `*`
     (baselines/mamba/seed0 -> baselines/mamba/*; the run itself if it has none)."""
-    previous = None
+    name, previous = PROXY.sub(r"\1/*", name), None
     while previous != name:
         previous, name = name, SERIAL.sub(r"/*\2", name, count=1)
     return name
