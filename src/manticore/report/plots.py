@@ -121,11 +121,7 @@ class Curves:
 def plot_loss_grid(path: Path, title: str, panels: Sequence[Curves]) -> Path:
     """Small multiples: one panel per run (train and test loss against the step), sharing both axes, so runs of
     one kind (the seeds of a baseline, the points of a sweep) compare at a glance."""
-    n = len(panels)
-    cols = min(n, 5)
-    rows = -(-n // cols)
-    fig = Figure(figsize=(2.6 * cols + 0.8, 2.1 * rows + 0.9))
-    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    fig, axes = _small_multiples(len(panels), max_cols=5, panel=(2.6, 2.1))
     for ax, panel in zip(axes.flat, panels):
         if len(panel.train_steps):
             ax.plot(panel.train_steps, panel.train_loss, lw=1.1, label="train")
@@ -134,26 +130,14 @@ def plot_loss_grid(path: Path, title: str, panels: Sequence[Curves]) -> Path:
         ax.set_title(panel.name, fontsize=8)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("step")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("loss")
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle(f"{title} (lower is better)")
-    return _save(fig, path)
+    return _finish_multiples(fig, axes, len(panels), path, f"{title} (lower is better)", "loss", legend_size=7)
 
 
 def plot_alpha_grid(path: Path, title: str, panels: Sequence[tuple[str, np.ndarray, np.ndarray]],
                     labels: Sequence[str]) -> Path:
     """Small multiples of α: one panel per run (label, steps (t,), α (t, L, K)), one line per block and component
     (with K = 2 only component 0's weight, the other being 1 minus it), sharing both axes."""
-    n = len(panels)
-    cols = min(n, 4)
-    rows = -(-n // cols)
-    fig = Figure(figsize=(2.9 * cols + 0.8, 2.2 * rows + 1.0))
-    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    fig, axes = _small_multiples(len(panels), max_cols=4, panel=(2.9, 2.2))
     for ax, (name, steps, alphas) in zip(axes.flat, panels):
         num_blocks, num_components = alphas.shape[1], alphas.shape[2]
         shown = [0] if num_components == 2 else range(num_components)
@@ -164,13 +148,26 @@ def plot_alpha_grid(path: Path, title: str, panels: Sequence[tuple[str, np.ndarr
         ax.set_title(name, fontsize=8)
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
+    return _finish_multiples(fig, axes, len(panels), path, title, "α", legend_size=6)
+
+
+def _small_multiples(n: int, max_cols: int, panel: tuple[float, float]):
+    """A figure of n panels in rows of at most max_cols, sharing both axes; panel: one panel's (width, height)."""
+    cols = min(n, max_cols)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(panel[0] * cols + 0.8, panel[1] * rows + 1.0))
+    return fig, fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+
+
+def _finish_multiples(fig, axes, n: int, path: Path, title: str, ylabel: str, legend_size: int) -> Path:
+    """Hide the unused panels, label the outer axes, put the legend in the first panel, title and save."""
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("step")
     for ax in axes[:, 0]:
-        ax.set_ylabel("α")
-    axes.flat[0].legend(fontsize=6)
+        ax.set_ylabel(ylabel)
+    axes.flat[0].legend(fontsize=legend_size)
     fig.suptitle(title)
     return _save(fig, path)
 
